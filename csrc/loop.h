@@ -1,0 +1,33 @@
+/* The one libuv loop of the process, on its own thread. Other threads reach it
+ * only by submitting commands: a mutex-protected queue plus uv_async_send
+ * (which coalesces wake-ups). Everything libuv happens on the loop thread. */
+#ifndef OCK_LOOP_H
+#define OCK_LOOP_H
+
+#include <uv.h>
+
+typedef struct ock_cmd ock_cmd;
+struct ock_cmd {
+  void (*run)(ock_cmd *c); /* runs on the loop thread; owns and frees c */
+  ock_cmd *next;
+};
+
+/* Starts the loop thread if it is not running. Returns 0 or a libuv error. */
+int ock_loop_start(void);
+/* Queues c for the loop thread. Returns OCK_ECLOSED when the loop is stopped
+ * (c is then not run and still belongs to the caller). */
+int ock_loop_submit(ock_cmd *c);
+uv_loop_t *ock_loop(void);
+int ock_loop_on_thread(void);
+/* Called on the loop thread when it is asked to stop: closes every node. */
+typedef void (*ock_loop_stop_hook)(void);
+void ock_loop_set_stop_hook(ock_loop_stop_hook hook);
+/* Stops the loop: runs the stop hook, lets handles close, joins the thread.
+ * Waits at most timeout_ms; past that the thread is left behind detached so
+ * process exit never hangs. Safe to call when the loop never started. */
+void ock_loop_stop(int timeout_ms);
+/* For a fork()ed child: forget the parent's loop (its thread does not exist
+ * in the child), so the child can start its own. */
+void ock_loop_forget_after_fork(void);
+
+#endif

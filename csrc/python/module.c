@@ -1,0 +1,394 @@
+/* ockam_py._core: the CPython skin over the C core. It turns Python calls into
+ * commands for the loop thread and waits for their completion with the GIL
+ * released, in short slices so Ctrl-C is seen. Python objects hold node ids,
+ * never C pointers: the loop owns all C state (architecture rule 4). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "../api.h"
+#include "../bare.h"
+#include "../err.h"
+#include "../events.h"
+#include "../log.h"
+#include "../loop.h"
+#include "../node.h"
+
+static PyObject *RouteError;
+static PyObject *NodeClosedError;
+
+#define WAIT_SLICE_MS 50
+
+/* Waits for c with the GIL released. Returns -1 with a Python error set when
+ * interrupted (the caller still owns its reference). */
+static int wait_call(ock_call *c) {
+  for (;;) {
+    int done;
+    Py_BEGIN_ALLOW_THREADS
+    done = ock_call_wait(c, WAIT_SLICE_MS);
+    Py_END_ALLOW_THREADS
+    if (done) return 0;
+    if (PyErr_CheckSignals() < 0) return -1;
+  }
+}
+
+static PyObject *raise_code(int rc, const char *detail) {
+  const char *msg = detail && *detail ? detail : ock_strerror(rc);
+  switch (rc) {
+  case OCK_EROUTE:
+  case OCK_ENONODE: PyErr_SetString(RouteError, msg); break;
+  case OCK_ETIMEOUT: PyErr_SetString(PyExc_TimeoutError, msg); break;
+  case OCK_ECLOSED: PyErr_SetString(NodeClosedError, msg); break;
+  case OCK_EEXIST:
+  case OCK_EINVAL:
+  case OCK_ETOOBIG:
+  case OCK_EPROTO: PyErr_SetString(PyExc_ValueError, msg); break;
+  case OCK_ENOENT: PyErr_SetString(PyExc_LookupError, msg); break;
+  case OCK_ENOMEM: PyErr_NoMemory(); break;
+  default:
+    if (rc < 0 && rc > -4096) {
+      PyObject *args = Py_BuildValue("(is)", -rc, msg);
+      if (args) {
+        PyErr_SetObject(PyExc_OSError, args); /* OSError picks the errno subclass */
+        Py_DECREF(args);
+      }
+    } else {
+      PyErr_SetString(PyExc_OSError, msg);
+    }
+  }
+  return NULL;
+}
+
+/* Waits for the call and raises its error. Returns 0 on success; on -1 the
+ * call was released and a Python error is set. On 0 the caller unrefs. */
+static int finish(ock_call *c) {
+  if (!c) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  if (wait_call(c) < 0) {
+    ock_call_unref(c);
+    return -1;
+  }
+  if (c->rc) {
+    raise_code(c->rc, c->err);
+    ock_call_unref(c);
+    return -1;
+  }
+  return 0;
+}
+
+static PyObject *simple(ock_call *c) {
+  if (finish(c) < 0) return NULL;
+  ock_call_unref(c);
+  Py_RETURN_NONE;
+}
+
+/* A route from a str (multiaddr or route text) or a list of str. */
+static int route_from_py(PyObject *obj, ock_route *out) {
+  char err[400];
+  ock_route_init(out);
+  if (PyUnicode_Check(obj)) {
+    const char *s = PyUnicode_AsUTF8(obj);
+    if (!s) return -1;
+    int rc = ock_api_parse_route(s, out, err, sizeof err);
+    if (rc) raise_code(rc, err);
+    return rc ? -1 : 0;
+  }
+  PyObject *seq = PySequence_Fast(obj, "a route is a str or a list of str");
+  if (!seq) return -1;
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+    PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+    const char *s = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+    ock_route part;
+    int rc = s ? ock_api_parse_route(s, &part, err, sizeof err) : OCK_EROUTE;
+    if (!s) snprintf(err, sizeof err, "route element %zd is not a str", (Py_ssize_t)i);
+    if (!rc && ock_route_append(out, &part)) {
+      rc = OCK_EROUTE;
+      snprintf(err, sizeof err, "route is longer than %d hops", OCK_ROUTE_MAX_HOPS);
+    }
+    if (rc) {
+      Py_DECREF(seq);
+      if (!PyErr_Occurred()) raise_code(rc, err);
+      return -1;
+    }
+  }
+  Py_DECREF(seq);
+  if (out->n == 0) {
+    raise_code(OCK_EROUTE, "empty route");
+    return -1;
+  }
+  return 0;
+}
+
+static PyObject *route_to_py(const ock_route *r) {
+  PyObject *list = PyList_New(r->n);
+  if (!list) return NULL;
+  for (size_t i = 0; i < r->n; i++) {
+    ock_addr a = ock_route_at(r, i);
+    PyObject *text = PyUnicode_DecodeUTF8(a.p, (Py_ssize_t)a.len, "replace");
+    PyObject *s = text ? PyUnicode_FromFormat("%u#%U", a.tt, text) : NULL;
+    Py_XDECREF(text);
+    if (!s) {
+      Py_DECREF(list);
+      return NULL;
+    }
+    PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+  }
+  return list;
+}
+
+static int timeout_ms(double t) {
+  if (t <= 0) return 1;
+  if (t > 86400) return 86400 * 1000;
+  return (int)(t * 1000 + 0.5);
+}
+
+/* ---- functions ---- */
+
+static PyObject *py_node_create(PyObject *self, PyObject *args) {
+  (void)self;
+  const char *name, *listen = NULL;
+  if (!PyArg_ParseTuple(args, "s|z", &name, &listen)) return NULL;
+  ock_call *c = ock_api_node_create(name, listen);
+  if (finish(c) < 0) return NULL;
+  PyObject *r = Py_BuildValue("(Ks)", (unsigned long long)c->u64, c->text);
+  ock_call_unref(c);
+  return r;
+}
+
+static PyObject *py_node_close(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  return simple(ock_api_node_close(id));
+}
+
+static PyObject *py_start_service(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *kind, *addr = NULL;
+  if (!PyArg_ParseTuple(args, "Is|z", &id, &kind, &addr)) return NULL;
+  return simple(ock_api_start_service(id, kind, addr));
+}
+
+static PyObject *py_connect(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *hostport;
+  double t = 10.0;
+  if (!PyArg_ParseTuple(args, "Is|d", &id, &hostport, &t)) return NULL;
+  ock_call *c = ock_api_connect(id, hostport, timeout_ms(t));
+  if (finish(c) < 0) return NULL;
+  PyObject *r = PyUnicode_FromString(c->text);
+  ock_call_unref(c);
+  return r;
+}
+
+static PyObject *py_request(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  PyObject *route;
+  Py_buffer payload;
+  double t;
+  if (!PyArg_ParseTuple(args, "IOy*d", &id, &route, &payload, &t)) return NULL;
+  ock_route r;
+  if (route_from_py(route, &r) < 0) {
+    PyBuffer_Release(&payload);
+    return NULL;
+  }
+  ock_call *c = ock_api_request(id, &r, payload.buf, (size_t)payload.len, timeout_ms(t));
+  PyBuffer_Release(&payload);
+  if (finish(c) < 0) return NULL;
+  PyObject *out = PyBytes_FromStringAndSize((const char *)c->out.data, (Py_ssize_t)c->out.len);
+  ock_call_unref(c);
+  return out;
+}
+
+static PyObject *py_send(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  PyObject *onward, *ret;
+  Py_buffer payload;
+  if (!PyArg_ParseTuple(args, "IOOy*", &id, &onward, &ret, &payload)) return NULL;
+  ock_route o, r;
+  int ok = route_from_py(onward, &o) == 0;
+  if (ok) {
+    if (PySequence_Check(ret) && !PyUnicode_Check(ret) && PySequence_Size(ret) == 0)
+      ock_route_init(&r);
+    else
+      ok = route_from_py(ret, &r) == 0;
+  }
+  int rc = ok ? ock_api_send(id, &o, &r, payload.buf, (size_t)payload.len) : 0;
+  PyBuffer_Release(&payload);
+  if (!ok) return NULL;
+  if (rc) return raise_code(rc, "the node is closed");
+  Py_RETURN_NONE;
+}
+
+static PyObject *py_start_worker(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *addr;
+  if (!PyArg_ParseTuple(args, "Is", &id, &addr)) return NULL;
+  return simple(ock_api_start_worker(id, addr));
+}
+
+static PyObject *py_stop_worker(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *addr;
+  if (!PyArg_ParseTuple(args, "Is", &id, &addr)) return NULL;
+  return simple(ock_api_stop_worker(id, addr));
+}
+
+static PyObject *py_list_connections(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  ock_call *c = ock_api_list_connections(id);
+  if (finish(c) < 0) return NULL;
+  PyObject *out = PyUnicode_DecodeUTF8((const char *)c->out.data, (Py_ssize_t)c->out.len, "replace");
+  ock_call_unref(c);
+  return out;
+}
+
+static PyObject *py_parse_route(PyObject *self, PyObject *arg) {
+  (void)self;
+  ock_route r;
+  if (route_from_py(arg, &r) < 0) return NULL;
+  return route_to_py(&r);
+}
+
+static PyObject *event_to_py(ock_event *e) {
+  switch (e->type) {
+  case OCK_EV_LOG: return Py_BuildValue("(sis)", "log", e->level, e->text);
+  case OCK_EV_MESSAGE: {
+    PyObject *on = route_to_py(e->onward), *ret = route_to_py(e->ret);
+    PyObject *r = on && ret ? Py_BuildValue("(sIsy#OO)", "message", e->node_id, e->text, (const char *)e->payload.data,
+                                            (Py_ssize_t)e->payload.len, on, ret)
+                            : NULL;
+    Py_XDECREF(on);
+    Py_XDECREF(ret);
+    return r;
+  }
+  default: return Py_BuildValue("(sIis)", "status", e->node_id, e->level, e->text ? e->text : "");
+  }
+}
+
+static PyObject *py_next_event(PyObject *self, PyObject *args) {
+  (void)self;
+  double t;
+  if (!PyArg_ParseTuple(args, "d", &t)) return NULL;
+  ock_event *e;
+  Py_BEGIN_ALLOW_THREADS
+  e = ock_events_pop(timeout_ms(t));
+  Py_END_ALLOW_THREADS
+  if (!e) Py_RETURN_NONE;
+  PyObject *r = event_to_py(e);
+  ock_event_free(e);
+  return r;
+}
+
+static PyObject *py_interrupt_events(PyObject *self, PyObject *noargs) {
+  (void)self, (void)noargs;
+  ock_events_interrupt();
+  Py_RETURN_NONE;
+}
+
+static PyObject *py_shutdown(PyObject *self, PyObject *args) {
+  (void)self;
+  double t = 5.0;
+  if (!PyArg_ParseTuple(args, "|d", &t)) return NULL;
+  Py_BEGIN_ALLOW_THREADS
+  ock_api_shutdown(timeout_ms(t));
+  Py_END_ALLOW_THREADS
+  Py_RETURN_NONE;
+}
+
+static PyObject *py_after_fork_child(PyObject *self, PyObject *noargs) {
+  (void)self, (void)noargs;
+  ock_loop_forget_after_fork();
+  ock_node_forget_after_fork();
+  Py_RETURN_NONE;
+}
+
+static PyObject *py_bare_encode(PyObject *self, PyObject *arg) {
+  (void)self;
+  Py_buffer b;
+  if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+  ock_buf out;
+  ock_buf_init(&out);
+  int rc = ock_bare_put_string(&out, b.buf, (size_t)b.len);
+  PyBuffer_Release(&b);
+  PyObject *r = rc ? PyErr_NoMemory() : PyBytes_FromStringAndSize((const char *)out.data, (Py_ssize_t)out.len);
+  ock_buf_free(&out);
+  return r;
+}
+
+static PyObject *py_bare_decode(PyObject *self, PyObject *arg) {
+  (void)self;
+  Py_buffer b;
+  if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+  const uint8_t *s;
+  size_t n;
+  int rc = ock_bare_read_string(b.buf, (size_t)b.len, &s, &n);
+  PyObject *r = rc ? (PyErr_SetString(PyExc_ValueError, "payload is not a BARE string"), NULL)
+                   : PyBytes_FromStringAndSize((const char *)s, (Py_ssize_t)n);
+  PyBuffer_Release(&b);
+  return r;
+}
+
+static void log_sink(int level, const char *line) {
+  ock_event *e = ock_event_new(OCK_EV_LOG, line);
+  if (!e) return;
+  e->level = level;
+  ock_events_push(e); /* a full queue drops the line: logging must never block the loop */
+}
+
+static PyObject *py_set_log_level(PyObject *self, PyObject *args) {
+  (void)self;
+  int level;
+  if (!PyArg_ParseTuple(args, "i", &level)) return NULL;
+  ock_log_set_sink(log_sink, level);
+  Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"node_create", py_node_create, METH_VARARGS, "node_create(name, listen) -> (id, bound address)"},
+    {"node_close", py_node_close, METH_VARARGS, "node_close(id): close a node, wait until its sockets are closed"},
+    {"start_service", py_start_service, METH_VARARGS, "start_service(id, kind, address)"},
+    {"connect", py_connect, METH_VARARGS, "connect(id, 'host:port', timeout) -> worker address"},
+    {"request", py_request, METH_VARARGS, "request(id, route, payload, timeout) -> reply payload"},
+    {"send", py_send, METH_VARARGS, "send(id, onward, return_route, payload)"},
+    {"start_worker", py_start_worker, METH_VARARGS, "start_worker(id, address)"},
+    {"stop_worker", py_stop_worker, METH_VARARGS, "stop_worker(id, address)"},
+    {"list_connections", py_list_connections, METH_VARARGS, "list_connections(id) -> text"},
+    {"parse_route", py_parse_route, METH_O, "parse_route(route) -> ['tt#address', ...]"},
+    {"next_event", py_next_event, METH_VARARGS, "next_event(timeout) -> tuple or None"},
+    {"interrupt_events", py_interrupt_events, METH_NOARGS, "wake a thread blocked in next_event"},
+    {"shutdown", py_shutdown, METH_VARARGS, "shutdown(timeout): close every node, stop the loop thread"},
+    {"after_fork_child", py_after_fork_child, METH_NOARGS, "forget the parent's loop in a forked child"},
+    {"bare_encode", py_bare_encode, METH_O, "BARE-encode bytes as Vec<u8>/String"},
+    {"bare_decode", py_bare_decode, METH_O, "decode a BARE Vec<u8>/String"},
+    {"set_log_level", py_set_log_level, METH_VARARGS, "lowest level of core log lines to queue"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ockam_py._core", "C core of ockam_py", -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__core(void) {
+  PyObject *m = PyModule_Create(&module);
+  if (!m) return NULL;
+  RouteError = PyErr_NewExceptionWithDoc("ockam_py.RouteError", "A malformed route or an unknown node.",
+                                         PyExc_ValueError, NULL);
+  NodeClosedError = PyErr_NewExceptionWithDoc("ockam_py.NodeClosedError", "The node was closed.",
+                                              PyExc_RuntimeError, NULL);
+  if (!RouteError || !NodeClosedError || PyModule_AddObjectRef(m, "RouteError", RouteError) < 0 ||
+      PyModule_AddObjectRef(m, "NodeClosedError", NodeClosedError) < 0) {
+    Py_DECREF(m);
+    return NULL;
+  }
+  ock_log_set_sink(log_sink, OCK_LOG_INFO);
+  return m;
+}

@@ -1,0 +1,34 @@
+#include "rand.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static void fill(void *p, size_t n) {
+  if (getrandom(p, n, 0) == (ssize_t)n) return;
+  /* getrandom cannot fail for small n after boot; keep going regardless. */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32);
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    ((uint8_t *)p)[i] = (uint8_t)x;
+  }
+}
+
+void ock_rand_hex_addr(char out[OCK_HEX_ADDR_LEN + 1]) {
+  static const char hex[] = "0123456789abcdef";
+  uint8_t raw[16];
+  fill(raw, sizeof raw);
+  for (int i = 0; i < 16; i++) {
+    out[2 * i] = hex[raw[i] >> 4];
+    out[2 * i + 1] = hex[raw[i] & 15];
+  }
+  out[OCK_HEX_ADDR_LEN] = 0;
+}
+
+uint64_t ock_rand_u64(void) {
+  uint64_t v;
+  fill(&v, sizeof v);
+  return v;
+}

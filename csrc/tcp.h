@@ -1,0 +1,54 @@
+/* Ockam's TCP transport (spec 3): a preamble byte 0x01 each way, then frames
+ * of u32 big-endian length + CBOR TcpTransportMessage. Each connection is a
+ * sender worker at a random 32-hex address: a message routed to it loses that
+ * address from its onward route and goes on the wire; a frame read from it gets
+ * that address pushed on its return route and is dispatched in the node. */
+#ifndef OCK_TCP_H
+#define OCK_TCP_H
+
+#include <stdint.h>
+
+#include "node.h"
+#include "loop.h"
+#include "rand.h"
+
+typedef struct ock_tcp_conn_hooks {
+  /* The connection is open (outgoing: connected and preamble sent). */
+  void (*on_open)(ock_tcp_conn *c, void *owner);
+  /* The connection is gone (status: why, 0 for a normal close). Called once. */
+  void (*on_close)(ock_tcp_conn *c, void *owner, int status);
+} ock_tcp_conn_hooks;
+
+/* Opens a connection to "host:port" (DNS names resolved). The connection is a
+ * worker of n once open. `call` (may be NULL) finishes with the worker address
+ * in call->text, or with the error. Returns NULL only when out of memory. */
+ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call);
+void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, void *owner);
+/* Closes the connection (idempotent); status is reported to hooks. */
+void ock_tcp_conn_close(ock_tcp_conn *c, int status);
+/* Queues a message to be dispatched once the connection is open; the message
+ * is copied. Request req_id (0: none) is failed if the connection fails. */
+int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id);
+/* An open or opening outgoing connection to target that nobody owns, or NULL. */
+ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len);
+int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
+int ock_tcp_conn_is_open(const ock_tcp_conn *c);
+const char *ock_tcp_conn_peer(const ock_tcp_conn *c);
+const char *ock_tcp_conn_address(const ock_tcp_conn *c);
+const char *ock_tcp_conn_target(const ock_tcp_conn *c); /* "host:port" asked for; "" if accepted */
+ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
+/* Bytes waiting in the kernel-bound write queue (for back-pressure). */
+size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c);
+/* Counters for listings. */
+void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *bytes_in, uint64_t *bytes_out);
+
+/* Called for each accepted socket by the listener. */
+int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server);
+
+/* Binds and listens on "host:port" (port 0: any). The bound address is in
+ * ock_tcp_listener_address. On error returns a code with a reason in err. */
+int ock_tcp_listen(ock_node *n, const char *hostport, ock_tcp_listener **out, char *err, size_t errcap);
+const char *ock_tcp_listener_address(const ock_tcp_listener *l);
+void ock_tcp_listener_close(ock_tcp_listener *l);
+
+#endif

@@ -1,0 +1,491 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "multiaddr.h"
+#include "request.h"
+#include "tcp.h"
+
+#define READ_CHUNK (64 * 1024)     /* room kept free for each read */
+#define RBUF_KEEP (256 * 1024)     /* a read buffer above this shrinks when idle */
+#define WREQ_POOL 16               /* write requests kept for reuse per connection */
+#define WREQ_KEEP_CAP (256 * 1024) /* bigger write buffers are not pooled */
+
+enum { ST_RESOLVING, ST_CONNECTING, ST_OPEN, ST_CLOSING };
+
+typedef struct wreq {
+  uv_write_t req;
+  ock_buf buf;
+  ock_tcp_conn *conn;
+  struct wreq *next;
+} wreq;
+
+/* A message waiting for the connection to open. */
+typedef struct deferred {
+  ock_msg msg;
+  ock_buf payload;
+  uint64_t req_id;
+  struct deferred *next;
+} deferred;
+
+struct ock_tcp_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer; /* connect timeout */
+  uv_connect_t creq;
+  uv_getaddrinfo_t gai;
+  ock_node *node;
+  ock_worker worker; /* the sender, at a random 32-hex address */
+  char addr[OCK_HEX_ADDR_LEN + 1];
+  char peer[80];
+  char target[300];
+  int outgoing;
+  int state;
+  int got_preamble;
+  int open_handles; /* tcp, timer, and a pending getaddrinfo */
+  int close_status;
+  ock_buf rbuf;
+  wreq *pool;
+  int pool_len;
+  size_t wq_bytes;
+  uint64_t bytes_in, bytes_out;
+  deferred *deferred;
+  ock_call *call;
+  const ock_tcp_conn_hooks *hooks;
+  void *owner;
+  ock_tcp_conn *prev, *next;
+};
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void write_preamble(ock_tcp_conn *c);
+static void sender_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from);
+
+int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c) { return c->outgoing; }
+int ock_tcp_conn_is_open(const ock_tcp_conn *c) { return c->state == ST_OPEN; }
+const char *ock_tcp_conn_peer(const ock_tcp_conn *c) { return c->peer; }
+const char *ock_tcp_conn_address(const ock_tcp_conn *c) { return c->addr; }
+const char *ock_tcp_conn_target(const ock_tcp_conn *c) { return c->target; }
+ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c) { return c->next; }
+size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c) { return c->wq_bytes; }
+void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *in, uint64_t *out) {
+  *in = c->bytes_in;
+  *out = c->bytes_out;
+}
+
+void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, void *owner) {
+  c->hooks = hooks;
+  c->owner = owner;
+}
+
+static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
+  ock_tcp_conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->node = n;
+  c->outgoing = outgoing;
+  ock_rand_hex_addr(c->addr);
+  ock_buf_init(&c->rbuf);
+  c->worker.node = n;
+  c->worker.addr = c->addr;
+  c->worker.addr_len = OCK_HEX_ADDR_LEN;
+  c->worker.fc = 0; /* a transport frame never goes straight into another connection */
+  c->worker.handle = sender_handle;
+  c->worker.ctx = c;
+  c->worker.kind = "tcp";
+  /* link into the node so node close finds it */
+  c->next = n->conns;
+  if (n->conns) n->conns->prev = c;
+  n->conns = c;
+  n->handles++;
+  return c;
+}
+
+static void conn_free(ock_tcp_conn *c) {
+  ock_node *n = c->node;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    n->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  for (wreq *w = c->pool, *next; w; w = next) {
+    next = w->next;
+    ock_buf_free(&w->buf);
+    free(w);
+  }
+  ock_buf_free(&c->rbuf);
+  free(c);
+  ock_node_handle_closed(n);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  ock_tcp_conn *c = h->data;
+  if (--c->open_handles == 0) conn_free(c);
+}
+
+static void fail_deferred(ock_tcp_conn *c, int status) {
+  for (deferred *d = c->deferred, *next; d; d = next) {
+    next = d->next;
+    if (d->req_id)
+      ock_request_fail(c->node, d->req_id, status ? status : OCK_ECLOSED, "connection to %s failed: %s", c->target,
+                       ock_strerror(status ? status : OCK_ECLOSED));
+    ock_buf_free(&d->payload);
+    free(d);
+  }
+  c->deferred = NULL;
+}
+
+void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
+  if (c->state == ST_CLOSING) return;
+  int was_open = c->state == ST_OPEN, was_resolving = c->state == ST_RESOLVING;
+  c->state = ST_CLOSING;
+  c->close_status = status;
+  if (was_open) ock_router_remove(c->node, &c->worker);
+  fail_deferred(c, status);
+  if (c->call) {
+    ock_call_fail(c->call, status ? status : OCK_ECLOSED, "cannot connect to %s: %s", c->target,
+                  ock_strerror(status ? status : OCK_ECLOSED));
+    c->call = NULL;
+  }
+  if (c->hooks && c->hooks->on_close) c->hooks->on_close(c, c->owner, status);
+  c->hooks = NULL;
+  if (was_resolving) uv_cancel((uv_req_t *)&c->gai); /* on_resolved still runs, with ECANCELED */
+  if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+/* ---- writing ---- */
+
+static wreq *wreq_get(ock_tcp_conn *c) {
+  wreq *w = c->pool;
+  if (w) {
+    c->pool = w->next;
+    c->pool_len--;
+    w->buf.len = 0;
+    return w;
+  }
+  w = calloc(1, sizeof *w);
+  if (w) ock_buf_init(&w->buf);
+  return w;
+}
+
+static void wreq_put(ock_tcp_conn *c, wreq *w) {
+  if (c->pool_len >= WREQ_POOL || w->buf.cap > WREQ_KEEP_CAP) {
+    ock_buf_free(&w->buf);
+    free(w);
+    return;
+  }
+  w->next = c->pool;
+  c->pool = w;
+  c->pool_len++;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  wreq *w = (wreq *)req;
+  ock_tcp_conn *c = w->conn;
+  c->wq_bytes -= w->buf.len;
+  wreq_put(c, w);
+  if (status < 0 && c->state != ST_CLOSING) {
+    OCK_INFO("connection %s to %s: write failed: %s", c->addr, c->peer, uv_strerror(status));
+    ock_tcp_conn_close(c, status);
+  }
+}
+
+static int submit(ock_tcp_conn *c, wreq *w) {
+  w->conn = c;
+  uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+  if (rc) {
+    wreq_put(c, w);
+    return rc;
+  }
+  c->wq_bytes += w->buf.len;
+  c->bytes_out += w->buf.len;
+  return 0;
+}
+
+static void write_preamble(ock_tcp_conn *c) {
+  wreq *w = wreq_get(c);
+  if (!w || ock_buf_push(&w->buf, 0x01) || submit(c, w)) ock_tcp_conn_close(c, OCK_ENOMEM);
+}
+
+/* The sender worker: pop our address, frame the rest, write it (spec 3.3). */
+static void sender_handle(ock_worker *worker, ock_msg *m, ock_tcp_conn *from) {
+  (void)from;
+  ock_tcp_conn *c = worker->ctx;
+  if (c->state != ST_OPEN) return;
+  ock_route_pop_front(&m->onward);
+  wreq *w = wreq_get(c);
+  if (!w) return;
+  int rc = ock_frame_append(&w->buf, m);
+  if (rc) {
+    OCK_WARN("connection %s: cannot send a message of %zu bytes: %s", c->addr, m->payload_len,
+             ock_strerror(rc));
+    wreq_put(c, w);
+    return;
+  }
+  rc = submit(c, w);
+  if (rc) ock_tcp_conn_close(c, rc);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  (void)hint;
+  ock_tcp_conn *c = h->data;
+  if (ock_buf_reserve(&c->rbuf, READ_CHUNK)) {
+    *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+    return;
+  }
+  *buf = uv_buf_init((char *)c->rbuf.data + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
+}
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* One whole frame body: decode, rewrite the return route, dispatch (spec 3.4). */
+static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
+  ock_msg m;
+  int rc = ock_msg_decode(body, n, &m);
+  if (rc) {
+    OCK_WARN("connection %s from %s: malformed frame of %zu bytes (%s), closing", c->addr, c->peer, n,
+             rc == OCK_ETOOBIG ? "route too long" : "bad CBOR");
+    return rc;
+  }
+  if (m.onward.n == 0) return 0; /* a heartbeat */
+  if (ock_route_push_front(&m.ret, OCK_TT_LOCAL, c->addr, OCK_HEX_ADDR_LEN)) {
+    OCK_WARN("connection %s from %s: return route too long, closing", c->addr, c->peer);
+    return OCK_ETOOBIG;
+  }
+  ock_node_dispatch(c->node, &m, c);
+  return 0;
+}
+
+/* Consumes every complete frame at the front of the read buffer. */
+static int process_input(ock_tcp_conn *c) {
+  uint8_t *p = c->rbuf.data;
+  size_t len = c->rbuf.len, off = 0;
+  if (!c->got_preamble) {
+    if (len < 1) return 0;
+    if (p[0] != 0x01) {
+      OCK_WARN("connection %s from %s: bad protocol version byte 0x%02x, closing", c->addr, c->peer, p[0]);
+      return OCK_EPROTO;
+    }
+    c->got_preamble = 1;
+    off = 1;
+  }
+  while (len - off >= 4) {
+    uint32_t body = be32(p + off);
+    if (body > OCK_FRAME_MAX) {
+      OCK_WARN("connection %s from %s: frame of %u bytes is over the %u byte limit, closing", c->addr,
+               c->peer, body, OCK_FRAME_MAX);
+      return OCK_ETOOBIG;
+    }
+    if (len - off - 4 < body) break;
+    int rc = handle_frame(c, p + off + 4, body);
+    if (rc) return rc;
+    if (c->state != ST_OPEN) return 0;
+    off += 4 + (size_t)body;
+  }
+  ock_buf_consume(&c->rbuf, off);
+  if (c->rbuf.len < READ_CHUNK) ock_buf_shrink(&c->rbuf, RBUF_KEEP);
+  return 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  ock_tcp_conn *c = s->data;
+  if (c->state != ST_OPEN) return;
+  if (nread < 0) {
+    if (nread != UV_EOF) OCK_INFO("connection %s to %s: %s", c->addr, c->peer, uv_strerror((int)nread));
+    ock_tcp_conn_close(c, nread == UV_EOF ? 0 : (int)nread);
+    return;
+  }
+  c->rbuf.len += (size_t)nread;
+  c->bytes_in += (uint64_t)nread;
+  int rc = process_input(c);
+  if (rc) ock_tcp_conn_close(c, rc);
+}
+
+/* ---- opening ---- */
+
+static void set_peer(ock_tcp_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char ip[64] = "?";
+  int port = 0;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+  }
+  snprintf(c->peer, sizeof c->peer, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, port);
+}
+
+static void flush_deferred(ock_tcp_conn *c) {
+  deferred *d = c->deferred;
+  c->deferred = NULL;
+  /* keep order: the list was built by prepending */
+  deferred *rev = NULL;
+  while (d) {
+    deferred *next = d->next;
+    d->next = rev;
+    rev = d;
+    d = next;
+  }
+  for (d = rev; d; d = rev) {
+    rev = d->next;
+    d->msg.payload = d->payload.data;
+    if (c->state == ST_OPEN) ock_node_send(c->node, &d->msg, d->req_id);
+    ock_buf_free(&d->payload);
+    free(d);
+  }
+}
+
+static int become_open(ock_tcp_conn *c) {
+  uv_tcp_nodelay(&c->tcp, 1);
+  set_peer(c);
+  int rc = ock_router_add(c->node, &c->worker);
+  if (rc) return rc;
+  c->state = ST_OPEN;
+  write_preamble(c);
+  if (c->state != ST_OPEN) return 0;
+  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc) return rc;
+  if (c->call) {
+    snprintf(c->call->text, sizeof c->call->text, "%s", c->addr);
+    ock_call_finish(c->call, 0);
+    c->call = NULL;
+  }
+  if (c->hooks && c->hooks->on_open) c->hooks->on_open(c, c->owner);
+  if (c->state == ST_OPEN) flush_deferred(c);
+  return 0;
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  ock_tcp_conn *c = req->data;
+  if (c->state == ST_CLOSING) return;
+  uv_timer_stop(&c->timer);
+  if (status == 0) status = become_open(c);
+  if (status) {
+    OCK_INFO("node %s: cannot connect to %s: %s", c->node->name, c->target, ock_strerror(status));
+    ock_tcp_conn_close(c, status);
+  }
+}
+
+static void on_connect_timeout(uv_timer_t *t) {
+  ock_tcp_conn *c = t->data;
+  OCK_INFO("node %s: connecting to %s timed out", c->node->name, c->target);
+  ock_tcp_conn_close(c, UV_ETIMEDOUT);
+}
+
+static void start_connect(ock_tcp_conn *c, const struct sockaddr *sa) {
+  c->state = ST_CONNECTING;
+  c->creq.data = c;
+  int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connect);
+  if (rc) ock_tcp_conn_close(c, rc);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  ock_tcp_conn *c = req->data;
+  c->open_handles--; /* the lookup is over; it no longer pins the connection */
+  if (c->state == ST_CLOSING) {
+    uv_freeaddrinfo(res);
+    if (c->open_handles == 0) conn_free(c);
+    return;
+  }
+  if (status == 0 && res)
+    start_connect(c, res->ai_addr);
+  else
+    ock_tcp_conn_close(c, status ? status : UV_EAI_NONAME);
+  uv_freeaddrinfo(res);
+}
+
+static int resolve(ock_tcp_conn *c) {
+  char host[256];
+  int port;
+  if (ock_hostport_split(c->target, strlen(c->target), host, sizeof host, &port) || port == 0)
+    return OCK_EINVAL;
+  struct sockaddr_storage ss;
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0 ||
+      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0) {
+    start_connect(c, (struct sockaddr *)&ss);
+    return 0;
+  }
+  char service[8];
+  snprintf(service, sizeof service, "%d", port);
+  struct addrinfo hints = {0};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  c->gai.data = c;
+  c->state = ST_RESOLVING;
+  int rc = uv_getaddrinfo(ock_loop(), &c->gai, on_resolved, host, service, &hints);
+  if (rc == 0) c->open_handles++;
+  return rc;
+}
+
+ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call) {
+  ock_tcp_conn *c = conn_new(n, 1);
+  if (!c) {
+    if (call) ock_call_fail(call, OCK_ENOMEM, "out of memory");
+    return NULL;
+  }
+  snprintf(c->target, sizeof c->target, "%s", hostport);
+  snprintf(c->peer, sizeof c->peer, "%.79s", hostport);
+  c->call = call;
+  uv_tcp_init(ock_loop(), &c->tcp);
+  uv_timer_init(ock_loop(), &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->open_handles = 2;
+  c->state = ST_CONNECTING;
+  uv_timer_start(&c->timer, on_connect_timeout, (uint64_t)timeout_ms, 0);
+  int rc = resolve(c);
+  if (rc == OCK_EINVAL) {
+    if (c->call) ock_call_fail(c->call, OCK_EROUTE, "bad address '%s': expected host:port", hostport);
+    c->call = NULL;
+  }
+  if (rc) ock_tcp_conn_close(c, rc);
+  return c;
+}
+
+int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server) {
+  ock_tcp_conn *c = conn_new(n, 0);
+  if (!c) return OCK_ENOMEM;
+  uv_tcp_init(ock_loop(), &c->tcp);
+  uv_timer_init(ock_loop(), &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->open_handles = 2;
+  c->state = ST_CONNECTING;
+  int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+  if (!rc) rc = become_open(c);
+  if (rc) ock_tcp_conn_close(c, rc);
+  return rc;
+}
+
+ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len) {
+  for (ock_tcp_conn *c = n->conns; c; c = c->next)
+    if (c->outgoing && !c->hooks && c->state != ST_CLOSING && strlen(c->target) == len &&
+        memcmp(c->target, target, len) == 0)
+      return c;
+  return NULL;
+}
+
+int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id) {
+  deferred *d = calloc(1, sizeof *d);
+  if (!d) return OCK_ENOMEM;
+  d->msg = *m;
+  ock_buf_init(&d->payload);
+  if (ock_buf_append(&d->payload, m->payload, m->payload_len)) {
+    free(d);
+    return OCK_ENOMEM;
+  }
+  d->msg.tracing = NULL; /* a view into memory we do not keep */
+  d->req_id = req_id;
+  d->next = c->deferred;
+  c->deferred = d;
+  return 0;
+}

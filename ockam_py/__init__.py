@@ -1,0 +1,28 @@
+"""ockam_py: Ockam routing, TCP transport, relays and portals, in C, from Python.
+
+>>> from ockam_py import Node
+>>> with Node("n1", tcp_listener_address="127.0.0.1:0") as n1:
+...     n1.message_send("hello", to="/service/uppercase")
+'HELLO'
+"""
+
+from ._core import NodeClosedError, RouteError
+from .node import Message, Node, TcpConnection, TcpListener, Worker
+from . import _core
+
+
+def parse_route(route: "str | list[str]") -> "list[str]":
+    """Parses a route as a node would (multiaddr or ``0#a => 1#b``) into ``["tt#address", ...]``."""
+    return _core.parse_route(route)
+
+
+__all__ = [
+    "Message",
+    "Node",
+    "NodeClosedError",
+    "RouteError",
+    "TcpConnection",
+    "TcpListener",
+    "Worker",
+    "parse_route",
+]

@@ -1,0 +1,112 @@
+"""Process-wide plumbing: the event dispatcher thread, logging, exit and fork.
+
+The C loop thread never runs Python. Log lines and messages for Python workers
+are queued by it; one dispatcher thread drains that queue and runs the Python
+side (logging calls, worker handlers), so a slow handler never stalls routing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from typing import Callable, Dict, Optional, Tuple
+
+from . import _core
+
+logger = logging.getLogger("ockam_py")
+
+Handler = Callable[[tuple], None]
+
+_lock = threading.Lock()
+_handlers: Dict[Tuple[int, str], Handler] = {}
+_dispatcher: Optional[threading.Thread] = None
+_stopping = False
+
+
+def register_handler(node_id: int, address: str, handler: Handler) -> None:
+    """Routes message events for (node, address) to handler, on the dispatcher thread."""
+    with _lock:
+        _handlers[(node_id, address)] = handler
+    ensure_dispatcher()
+
+
+def unregister_handler(node_id: int, address: str) -> None:
+    with _lock:
+        _handlers.pop((node_id, address), None)
+
+
+def unregister_node(node_id: int) -> None:
+    with _lock:
+        for key in [k for k in _handlers if k[0] == node_id]:
+            del _handlers[key]
+
+
+def _dispatch(event: tuple) -> None:
+    kind = event[0]
+    if kind == "log":
+        _, level, text = event
+        logger.log(level, "%s", text)
+    elif kind == "message":
+        node_id, address = event[1], event[2]
+        with _lock:
+            handler = _handlers.get((node_id, address))
+        if handler is None:
+            logger.info("no Python handler for worker %r any more; message dropped", address)
+            return
+        try:
+            handler(event)
+        except Exception:  # a handler's bug must not stop the dispatcher
+            logger.exception("worker %r raised while handling a message", address)
+
+
+def _run() -> None:
+    while not _stopping:
+        event = _core.next_event(0.5)
+        if event is not None:
+            _dispatch(event)
+
+
+def ensure_dispatcher() -> None:
+    """Starts the dispatcher thread once per process (again after a fork)."""
+    global _dispatcher
+    with _lock:
+        if _dispatcher is not None and _dispatcher.is_alive():
+            return
+        _dispatcher = threading.Thread(target=_run, name="ockam_py-events", daemon=True)
+        _dispatcher.start()
+
+
+def sync_log_level() -> None:
+    """Queue only the core's log lines that the 'ockam_py' logger would emit."""
+    _core.set_log_level(logger.getEffectiveLevel() or logging.INFO)
+
+
+def _shutdown() -> None:
+    global _stopping
+    from .node import Node  # late import: node imports this module
+
+    Node._forget_all()
+    _core.shutdown(3.0)
+    _stopping = True
+    _core.interrupt_events()
+    thread = _dispatcher
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout=1.0)
+
+
+def _after_fork_in_child() -> None:
+    global _dispatcher, _lock
+    _core.after_fork_child()
+    _lock = threading.Lock()
+    _handlers.clear()
+    _dispatcher = None
+    from .node import Node
+
+    Node._forget_all()
+
+
+atexit.register(_shutdown)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

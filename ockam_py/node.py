@@ -1,0 +1,236 @@
+"""Nodes: the Python face of a C node running on the ockam_py loop thread."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+from . import _core, _runtime
+
+Route = Union[str, Sequence[str]]
+Payload = Union[str, bytes]
+
+SERVICES = ("echo", "uppercase", "hop")
+
+
+def _worker_route(address: str) -> str:
+    return address if address.startswith("/") else f"/service/{address}"
+
+
+@dataclass(frozen=True)
+class TcpListener:
+    """A node's TCP listener. ``address`` is the bound ``host:port``."""
+
+    address: str
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    def __repr__(self) -> str:
+        return f"<TcpListener {self.address}>"
+
+
+@dataclass(frozen=True)
+class TcpConnection:
+    """A TCP connection of a node. ``address`` (``/worker/<32 hex>``) routes through it."""
+
+    node_name: str
+    worker: str
+    peer: str
+    outgoing: bool
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"/worker/{self.worker}"
+
+    def __str__(self) -> str:
+        return self.address
+
+    def __repr__(self) -> str:
+        way = "to" if self.outgoing else "from"
+        return f"<TcpConnection {self.address} of {self.node_name!r} {way} {self.peer}>"
+
+
+@dataclass
+class Message:
+    """A message delivered to a Python worker.
+
+    ``payload`` is the raw payload; ``text`` decodes it as a BARE string, the
+    encoding Ockam's CLI and services use. Routes are lists of ``"tt#address"``.
+    """
+
+    node: "Node"
+    address: str
+    payload: bytes
+    onward_route: List[str]
+    return_route: List[str]
+
+    @property
+    def text(self) -> str:
+        """The payload decoded as a BARE string (``ValueError`` if it is not one)."""
+        return _core.bare_decode(self.payload).decode("utf-8", "replace")
+
+    def reply(self, payload: Payload) -> None:
+        """Sends payload back along the return route. A ``str`` is BARE-encoded, ``bytes`` go raw."""
+        data = _core.bare_encode(payload.encode()) if isinstance(payload, str) else bytes(payload)
+        self.node.send(self.return_route, data, return_route=[f"0#{self.address}"])
+
+    def forward(self, to: Route) -> None:
+        """Sends the payload on to ``to`` as a hop would: this worker joins the return route."""
+        self.node.send(to, self.payload, return_route=[f"0#{self.address}", *self.return_route])
+
+    def __repr__(self) -> str:
+        return (
+            f"<Message at {self.address!r} of {self.node.name!r}: {len(self.payload)} bytes, "
+            f"return {' => '.join(self.return_route)}>"
+        )
+
+
+@dataclass
+class Worker:
+    """A Python worker of a node; ``handler(message)`` runs on the dispatcher thread."""
+
+    node: "Node"
+    address: str
+    handler: Callable[[Message], None] = field(repr=False)
+
+    def stop(self) -> None:
+        """Stops the worker; messages for it are dropped from now on."""
+        _runtime.unregister_handler(self.node.id, self.address)
+        if not self.node.closed:
+            _core.stop_worker(self.node.id, self.address)
+
+    def __repr__(self) -> str:
+        return f"<Worker {_worker_route(self.address)} of {self.node.name!r}>"
+
+
+class Node:
+    """An Ockam node, run by the C core on the loop thread.
+
+    ``Node("n1", tcp_listener_address="127.0.0.1:0")`` starts a node with a TCP
+    listener (port 0 picks a free port) and the ``echo`` and ``uppercase``
+    services, as ``ockam node create`` does. Everything the node makes
+    (connections, workers, listeners) ends with :meth:`close`.
+    """
+
+    _by_name: "weakref.WeakValueDictionary[str, Node]" = weakref.WeakValueDictionary()
+    _registry_lock = threading.Lock()
+
+    def __init__(self, name: str, tcp_listener_address: Optional[str] = None) -> None:
+        _runtime.ensure_dispatcher()
+        _runtime.sync_log_level()
+        self.name = name
+        self.id, bound = _core.node_create(name, tcp_listener_address)
+        self.tcp_listener: Optional[TcpListener] = TcpListener(bound) if bound else None
+        self.closed = False
+        self._workers: Dict[str, Worker] = {}
+        with Node._registry_lock:
+            Node._by_name[name] = self
+
+    @classmethod
+    def get(cls, name: str) -> "Node":
+        """The open node of this process named ``name`` (``KeyError`` if none)."""
+        with cls._registry_lock:
+            node = cls._by_name.get(name)
+        if node is None or node.closed:
+            raise KeyError(f"no open node named {name!r} in this process")
+        return node
+
+    @classmethod
+    def _forget_all(cls) -> None:
+        with cls._registry_lock:
+            for node in list(cls._by_name.values()):
+                node.closed = True
+            cls._by_name.clear()
+
+    def close(self) -> None:
+        """Closes the node: its listener, connections and workers. Closing twice is fine."""
+        if self.closed:
+            return
+        self.closed = True
+        with Node._registry_lock:
+            if Node._by_name.get(self.name) is self:
+                del Node._by_name[self.name]
+        _runtime.unregister_node(self.id)
+        _core.node_close(self.id)
+
+    def __enter__(self) -> "Node":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start_service(self, kind: str, address: Optional[str] = None) -> str:
+        """Starts ``echo``, ``uppercase`` or ``hop`` at ``address`` (default: its kind)."""
+        if kind not in SERVICES:
+            raise ValueError(f"unknown service {kind!r}: expected one of {', '.join(SERVICES)}")
+        _core.start_service(self.id, kind, address)
+        return address or kind
+
+    def connect_tcp(self, address: str, timeout: float = 10.0) -> TcpConnection:
+        """Opens a TCP connection to ``host:port``; route through it with ``.address``."""
+        worker = _core.connect(self.id, address, timeout)
+        for conn in self.connections():
+            if conn.worker == worker:
+                return conn
+        return TcpConnection(self.name, worker, address, True)
+
+    def connections(self) -> List[TcpConnection]:
+        """The node's open TCP connections, accepted and outgoing."""
+        out = []
+        for line in _core.list_connections(self.id).splitlines():
+            worker, way, peer, _target, bytes_in, bytes_out = line.split(" ")
+            out.append(TcpConnection(self.name, worker, peer, way == "outgoing", int(bytes_in), int(bytes_out)))
+        return out
+
+    def message_send(self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False) -> Payload:
+        """Sends ``payload`` along ``to`` and returns the reply, as ``ockam message send`` does.
+
+        A ``str`` or ``bytes`` payload is BARE-encoded and the reply BARE-decoded
+        (``str`` in, ``str`` out; ``bytes`` in, ``bytes`` out). With ``raw=True``
+        the bytes go and come back unencoded. ``to`` is a multiaddr
+        (``/worker/<hex>/service/echo``, ``/ip4/127.0.0.1/tcp/4000/service/echo``,
+        ``/node/n2/service/uppercase``) or a list of addresses (``["0#echo"]``).
+        Raises :class:`RouteError`, :class:`TimeoutError` or :class:`OSError`.
+        """
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        if not raw:
+            data = _core.bare_encode(data)
+        reply = _core.request(self.id, to, data, timeout)
+        if raw:
+            return reply
+        try:
+            body = _core.bare_decode(reply)
+        except ValueError:
+            raise ValueError(f"reply from {to!r} is not a BARE string: {reply[:32]!r}") from None
+        return body.decode("utf-8", "replace") if isinstance(payload, str) else body
+
+    def send(self, to: Route, payload: bytes, return_route: Route = ()) -> None:
+        """Sends raw ``payload`` along ``to`` without waiting for anything."""
+        _core.send(self.id, to, return_route, payload)
+
+    def start_worker(self, address: str, handler: Callable[[Message], None]) -> Worker:
+        """Starts a Python worker at ``address``; ``handler(message)`` gets each message."""
+        worker = Worker(self, address, handler)
+
+        def on_event(event: tuple) -> None:
+            _, _node_id, addr, payload, onward, ret = event
+            handler(Message(self, addr, payload, onward, ret))
+
+        _runtime.register_handler(self.id, address, on_event)
+        try:
+            _core.start_worker(self.id, address)
+        except BaseException:
+            _runtime.unregister_handler(self.id, address)
+            raise
+        self._workers[address] = worker
+        return worker
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else (f"listening on {self.tcp_listener.address}" if self.tcp_listener else "no listener")
+        return f"<Node {self.name!r} {state}>"
