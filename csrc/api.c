@@ -25,6 +25,7 @@ struct api_cmd {
   int i1;
   ock_route r1, r2;
   ock_buf data;
+  ock_relay_opts relay_opts;
 };
 
 static void api_run(ock_cmd *c) {
@@ -248,6 +249,74 @@ static void do_list_connections(api_cmd *a, ock_node *n) {
 
 ock_call *ock_api_list_connections(uint32_t node) {
   api_cmd *a = cmd_new(do_list_connections, node, NULL, NULL);
+  return a ? submit(a) : NULL;
+}
+
+static void do_close_connection(api_cmd *a, ock_node *n) {
+  for (ock_tcp_conn *c = n->conns; c; c = ock_tcp_conn_next(c)) {
+    if (ock_tcp_conn_is_open(c) && !strcmp(ock_tcp_conn_address(c), a->s1)) {
+      ock_tcp_conn_close(c, 0);
+      ock_call_finish(a->call, 0);
+      return;
+    }
+  }
+  ock_call_fail(a->call, OCK_ENOENT, "node '%s' has no open connection %s", n->name, a->s1);
+}
+
+ock_call *ock_api_close_connection(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_close_connection, node, addr, NULL);
+  return a ? submit(a) : NULL;
+}
+
+/* ---- relays ---- */
+
+static void do_relay_create(api_cmd *a, ock_node *n) {
+  char err[300] = "";
+  int rc = ock_relay_create(n, a->s1, &a->r1, &a->relay_opts, err, sizeof err);
+  if (rc)
+    ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_relay_create(uint32_t node, const char *name, const ock_route *at, const ock_relay_opts *o) {
+  api_cmd *a = cmd_new(do_relay_create, node, name, NULL);
+  if (!a) return NULL;
+  a->r1 = *at;
+  a->relay_opts = *o;
+  return submit(a);
+}
+
+static void do_relay_close(api_cmd *a, ock_node *n) {
+  int rc = ock_relay_close(n, a->s1);
+  if (rc)
+    ock_call_fail(a->call, rc, "node '%s' has no relay named '%s'", n->name, a->s1);
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_relay_close(uint32_t node, const char *name) {
+  api_cmd *a = cmd_new(do_relay_close, node, name, NULL);
+  return a ? submit(a) : NULL;
+}
+
+static void do_relay_list(api_cmd *a, ock_node *n) {
+  ock_relay_list(n, &a->call->out);
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_relay_list(uint32_t node) {
+  api_cmd *a = cmd_new(do_relay_list, node, NULL, NULL);
+  return a ? submit(a) : NULL;
+}
+
+static void do_relay_service_list(api_cmd *a, ock_node *n) {
+  ock_relay_service_list(n, &a->call->out);
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_relay_service_list(uint32_t node) {
+  api_cmd *a = cmd_new(do_relay_service_list, node, NULL, NULL);
   return a ? submit(a) : NULL;
 }
 

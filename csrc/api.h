@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "relay.h"
 #include "route.h"
 
 /* Starts the loop thread if needed and installs the stop hook. */
@@ -34,6 +35,16 @@ ock_call *ock_api_start_worker(uint32_t node, const char *addr);
 ock_call *ock_api_stop_worker(uint32_t node, const char *addr);
 /* out: one line per connection: "address outgoing|accepted peer target in out". */
 ock_call *ock_api_list_connections(uint32_t node);
+/* Closes one connection of the node by its worker address. */
+ock_call *ock_api_close_connection(uint32_t node, const char *addr);
+/* Starts relay `name` at route `at` (spec 5); finishes once it is started,
+ * not once it is up: status changes arrive as OCK_EV_STATUS events. */
+ock_call *ock_api_relay_create(uint32_t node, const char *name, const ock_route *at, const ock_relay_opts *o);
+ock_call *ock_api_relay_close(uint32_t node, const char *name);
+/* out: ock_relay_list lines. */
+ock_call *ock_api_relay_list(uint32_t node);
+/* out: ock_relay_service_list lines (relays registered at this node). */
+ock_call *ock_api_relay_service_list(uint32_t node);
 /* Parses a route typed by a user (multiaddr or "0#a => 1#b"), resolving
  * /node/NAME against this process's nodes. */
 int ock_api_parse_route(const char *text, ock_route *out, char *err, size_t errcap);

@@ -1,6 +1,7 @@
 #include "node.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "err.h"
 #include "log.h"
 #include "loop.h"
+#include "relay.h"
 #include "request.h"
 #include "tcp.h"
 
@@ -54,6 +56,28 @@ static int valid_name(const char *name) {
   return 1;
 }
 
+struct ock_ext_slot {
+  const ock_node_ext_ops *ops;
+  ock_ext_slot *next;
+  _Alignas(max_align_t) unsigned char state[];
+};
+
+void *ock_node_ext(ock_node *n, const ock_node_ext_ops *ops) {
+  for (ock_ext_slot *e = n->exts; e; e = e->next)
+    if (e->ops == ops) return e->state;
+  ock_ext_slot *e = calloc(1, sizeof *e + ops->size);
+  if (!e) return NULL;
+  e->ops = ops;
+  e->next = n->exts;
+  n->exts = e;
+  return e->state;
+}
+
+void ock_node_conn_closed(ock_node *n, ock_tcp_conn *c) {
+  for (ock_ext_slot *e = n->exts; e; e = e->next)
+    if (e->ops->on_conn_closed) e->ops->on_conn_closed(n, e->state, c);
+}
+
 static void node_free(ock_node *n) {
   pthread_mutex_lock(&g_mu);
   for (ock_node **pp = &g_nodes; *pp; pp = &(*pp)->next)
@@ -63,6 +87,10 @@ static void node_free(ock_node *n) {
     }
   pthread_mutex_unlock(&g_mu);
   ock_router_clear(n);
+  for (ock_ext_slot *e = n->exts, *next; e; e = next) {
+    next = e->next;
+    free(e);
+  }
   if (n->close_call) ock_call_finish(n->close_call, 0);
   free(n);
 }
@@ -96,6 +124,7 @@ int ock_node_create(const char *name, const char *listen, ock_node **out, char *
     /* what `ockam node create` starts (spec 8.1) */
     rc = ock_service_start(n, "echo", NULL);
     if (!rc) rc = ock_service_start(n, "uppercase", NULL);
+    if (!rc) rc = ock_relay_service_start(n);
   }
   if (rc) {
     ock_node_close(n, NULL);
@@ -119,6 +148,9 @@ void ock_node_close(ock_node *n, ock_call *call) {
   n->closing = 1; /* from now on the name is free and lookups miss it */
   pthread_mutex_unlock(&g_mu);
   n->close_call = call;
+  /* modules first: a relay client must not see its connection drop and retry */
+  for (ock_ext_slot *e = n->exts; e; e = e->next)
+    if (e->ops->on_close) e->ops->on_close(n, e->state);
   ock_request_close_all(n);
   if (n->listener) ock_tcp_listener_close(n->listener);
   n->listener = NULL;

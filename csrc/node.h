@@ -16,6 +16,7 @@ typedef struct ock_worker ock_worker;
 typedef struct ock_tcp_conn ock_tcp_conn;
 typedef struct ock_tcp_listener ock_tcp_listener;
 typedef struct ock_request ock_request;
+typedef struct ock_ext_slot ock_ext_slot;
 
 /* Flow control (spec 7): which transport frames may reach a worker. A frame
  * that arrives over TCP is delivered only to a worker that consumes frames from
@@ -24,6 +25,9 @@ enum {
   OCK_FC_LISTENER = 1, /* frames from connections accepted by the listener */
   OCK_FC_OUTGOING = 2, /* frames from connections this node opened */
   OCK_FC_ALL = 3,
+  /* frames from a connection a relay was registered over (spec 5.4: the relay
+   * lets the two connections reach each other, so replies get back) */
+  OCK_FC_FROM_RELAYED = 4,
 };
 
 typedef void (*ock_handler)(ock_worker *w, ock_msg *m, ock_tcp_conn *from);
@@ -59,8 +63,19 @@ struct ock_node {
   ock_call *close_call;
   char listen_addr[300];   /* bound listener "host:port", "" when none */
   uint64_t next_request_id;
+  ock_ext_slot *exts;
   ock_node *next;
 };
+
+/* A module's per-node state (relay service, relay clients, portals): made on
+ * first use, told when the node starts closing and when a connection closes,
+ * freed with the node (after every handle closed). */
+typedef struct ock_node_ext_ops {
+  size_t size; /* bytes of state, zeroed at creation */
+  void (*on_close)(ock_node *n, void *state);
+  void (*on_conn_closed)(ock_node *n, void *state, ock_tcp_conn *c);
+} ock_node_ext_ops;
+
 
 /* --- router.c --- */
 void ock_router_init(ock_router *r);
@@ -98,6 +113,12 @@ int ock_node_lookup_listener(void *ctx, const char *name, size_t len, char *out,
  * are reported to request req_id (0: none) or logged. The message is copied when it
  * must wait for a connection. */
 void ock_node_send(ock_node *n, ock_msg *m, uint64_t req_id);
+
+/* The state of module `ops` for node n, made (zeroed) when first asked for.
+ * NULL only when out of memory. */
+void *ock_node_ext(ock_node *n, const ock_node_ext_ops *ops);
+/* Tells every module that connection c is closing. */
+void ock_node_conn_closed(ock_node *n, ock_tcp_conn *c);
 
 /* --- services.c --- */
 /* kind is "echo", "uppercase" or "hop". Returns 0, OCK_EEXIST or OCK_EINVAL. */

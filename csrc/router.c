@@ -114,7 +114,8 @@ ock_worker *ock_worker_new(ock_node *n, const char *addr, size_t len, unsigned f
 
 static int allowed(const ock_worker *w, const ock_tcp_conn *from) {
   if (!from) return 1;
-  return (w->fc & (ock_tcp_conn_is_outgoing(from) ? OCK_FC_OUTGOING : OCK_FC_LISTENER)) != 0;
+  if (w->fc & (ock_tcp_conn_is_outgoing(from) ? OCK_FC_OUTGOING : OCK_FC_LISTENER)) return 1;
+  return (w->fc & OCK_FC_FROM_RELAYED) && ock_tcp_conn_is_relayed(from);
 }
 
 void ock_node_dispatch(ock_node *n, ock_msg *m, ock_tcp_conn *from) {

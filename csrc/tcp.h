@@ -32,6 +32,12 @@ int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id);
 /* An open or opening outgoing connection to target that nobody owns, or NULL. */
 ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len);
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
+/* Marks the connection as one a relay was registered over: its frames may
+ * then go straight into other connections (replies through the relay). */
+void ock_tcp_conn_set_relayed(ock_tcp_conn *c);
+int ock_tcp_conn_is_relayed(const ock_tcp_conn *c);
+/* The connection whose sender worker is at addr, or NULL. */
+ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr addr);
 int ock_tcp_conn_is_open(const ock_tcp_conn *c);
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c);
 const char *ock_tcp_conn_address(const ock_tcp_conn *c);

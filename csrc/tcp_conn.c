@@ -43,6 +43,7 @@ struct ock_tcp_conn {
   int outgoing;
   int state;
   int got_preamble;
+  int relayed;
   int open_handles; /* tcp, timer, and a pending getaddrinfo */
   int close_status;
   ock_buf rbuf;
@@ -63,6 +64,14 @@ static void sender_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from);
 
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c) { return c->outgoing; }
 int ock_tcp_conn_is_open(const ock_tcp_conn *c) { return c->state == ST_OPEN; }
+void ock_tcp_conn_set_relayed(ock_tcp_conn *c) { c->relayed = 1; }
+int ock_tcp_conn_is_relayed(const ock_tcp_conn *c) { return c->relayed; }
+
+ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr a) {
+  if (a.tt != OCK_TT_LOCAL) return NULL;
+  ock_worker *w = ock_router_find(n, a.p, a.len);
+  return w && w->handle == sender_handle ? w->ctx : NULL;
+}
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c) { return c->peer; }
 const char *ock_tcp_conn_address(const ock_tcp_conn *c) { return c->addr; }
 const char *ock_tcp_conn_target(const ock_tcp_conn *c) { return c->target; }
@@ -88,7 +97,8 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
   c->worker.node = n;
   c->worker.addr = c->addr;
   c->worker.addr_len = OCK_HEX_ADDR_LEN;
-  c->worker.fc = 0; /* a transport frame never goes straight into another connection */
+  /* a transport frame goes straight into another connection only from a relayed one */
+  c->worker.fc = OCK_FC_FROM_RELAYED;
   c->worker.handle = sender_handle;
   c->worker.ctx = c;
   c->worker.kind = "tcp";
@@ -148,6 +158,7 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   }
   if (c->hooks && c->hooks->on_close) c->hooks->on_close(c, c->owner, status);
   c->hooks = NULL;
+  if (was_open) ock_node_conn_closed(c->node, c);
   if (was_resolving) uv_cancel((uv_req_t *)&c->gai); /* on_resolved still runs, with ECANCELED */
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);

@@ -8,6 +8,7 @@
 
 from ._core import NodeClosedError, RouteError
 from .node import Message, Node, TcpConnection, TcpListener, Worker
+from .relay import Relay, RelayEntry
 from . import _core
 
 
@@ -20,6 +21,8 @@ __all__ = [
     "Message",
     "Node",
     "NodeClosedError",
+    "Relay",
+    "RelayEntry",
     "RouteError",
     "TcpConnection",
     "TcpListener",

@@ -21,6 +21,7 @@ Handler = Callable[[tuple], None]
 
 _lock = threading.Lock()
 _handlers: Dict[Tuple[int, str], Handler] = {}
+_status_handlers: Dict[Tuple[int, str], Handler] = {}
 _dispatcher: Optional[threading.Thread] = None
 _stopping = False
 
@@ -32,6 +33,18 @@ def register_handler(node_id: int, address: str, handler: Handler) -> None:
     ensure_dispatcher()
 
 
+def register_status_handler(node_id: int, name: str, handler: Handler) -> None:
+    """Routes status events of object ``name`` (a relay) of a node to handler."""
+    with _lock:
+        _status_handlers[(node_id, name)] = handler
+    ensure_dispatcher()
+
+
+def unregister_status_handler(node_id: int, name: str) -> None:
+    with _lock:
+        _status_handlers.pop((node_id, name), None)
+
+
 def unregister_handler(node_id: int, address: str) -> None:
     with _lock:
         _handlers.pop((node_id, address), None)
@@ -39,8 +52,9 @@ def unregister_handler(node_id: int, address: str) -> None:
 
 def unregister_node(node_id: int) -> None:
     with _lock:
-        for key in [k for k in _handlers if k[0] == node_id]:
-            del _handlers[key]
+        for table in (_handlers, _status_handlers):
+            for key in [k for k in table if k[0] == node_id]:
+                del table[key]
 
 
 def _dispatch(event: tuple) -> None:
@@ -59,6 +73,15 @@ def _dispatch(event: tuple) -> None:
             handler(event)
         except Exception:  # a handler's bug must not stop the dispatcher
             logger.exception("worker %r raised while handling a message", address)
+    elif kind == "status":
+        node_id, name = event[1], event[3]
+        with _lock:
+            handler = _status_handlers.get((node_id, name))
+        if handler is not None:
+            try:
+                handler(event)
+            except Exception:
+                logger.exception("status callback of %r raised", name)
 
 
 def _run() -> None:
@@ -101,6 +124,7 @@ def _after_fork_in_child() -> None:
     _core.after_fork_child()
     _lock = threading.Lock()
     _handlers.clear()
+    _status_handlers.clear()
     _dispatcher = None
     from .node import Node
 

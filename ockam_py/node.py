@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from . import _core, _runtime
+from ._core import NodeClosedError
+from .relay import Relay, RelayEntry
 
 Route = Union[str, Sequence[str]]
 Payload = Union[str, bytes]
@@ -102,6 +104,7 @@ class Worker:
     def stop(self) -> None:
         """Stops the worker; messages for it are dropped from now on."""
         _runtime.unregister_handler(self.node.id, self.address)
+        self.node._workers.pop(self.address, None)
         if not self.node.closed:
             _core.stop_worker(self.node.id, self.address)
 
@@ -129,6 +132,7 @@ class Node:
         self.tcp_listener: Optional[TcpListener] = TcpListener(bound) if bound else None
         self.closed = False
         self._workers: Dict[str, Worker] = {}
+        self._relays: Dict[str, Relay] = {}
         with Node._registry_lock:
             Node._by_name[name] = self
 
@@ -156,8 +160,10 @@ class Node:
         with Node._registry_lock:
             if Node._by_name.get(self.name) is self:
                 del Node._by_name[self.name]
-        _runtime.unregister_node(self.id)
         _core.node_close(self.id)
+        for relay in list(self._relays.values()):
+            relay.close()
+        _runtime.unregister_node(self.id)
 
     def __enter__(self) -> "Node":
         return self
@@ -212,6 +218,8 @@ class Node:
 
     def send(self, to: Route, payload: bytes, return_route: Route = ()) -> None:
         """Sends raw ``payload`` along ``to`` without waiting for anything."""
+        if self.closed:
+            raise NodeClosedError(f"node {self.name!r} is closed")
         _core.send(self.id, to, return_route, payload)
 
     def start_worker(self, address: str, handler: Callable[[Message], None]) -> Worker:
@@ -222,6 +230,8 @@ class Node:
             _, _node_id, addr, payload, onward, ret = event
             handler(Message(self, addr, payload, onward, ret))
 
+        if address in self._workers:
+            raise ValueError(f"node {self.name!r} already has a worker at {address!r}")
         _runtime.register_handler(self.id, address, on_event)
         try:
             _core.start_worker(self.id, address)
@@ -230,6 +240,59 @@ class Node:
             raise
         self._workers[address] = worker
         return worker
+
+    def create_relay(
+        self,
+        name: str,
+        at: Route,
+        timeout: float = 10.0,
+        wait: bool = True,
+        ping_interval: float = 1.0,
+        max_backoff: float = 1.5,
+    ) -> Relay:
+        """Registers relay ``name`` at a relay node and keeps it registered.
+
+        ``at`` is ``"host:port"`` of the relay node, or a route to its relay
+        service's node (``/ip4/127.0.0.1/tcp/4000``, ``/node/n2``). The relay
+        opens its own connection; the node becomes reachable there at
+        ``/service/forward_to_<name>``. With ``wait`` (the default) this returns
+        once the relay is up, or raises ``TimeoutError`` after ``timeout``
+        seconds (the relay is then closed). Liveness pings go every
+        ``ping_interval`` seconds; retries back off up to ``max_backoff``.
+        """
+        route: Route = at
+        if isinstance(at, str) and not at.startswith("/") and "#" not in at and ":" in at:
+            route = [f"1#{at}"]
+        relay = Relay(self, name, at)
+        _runtime.register_status_handler(self.id, name, relay._on_event)
+        try:
+            _core.relay_create(self.id, name, route, ping_interval, max_backoff)
+        except BaseException:
+            _runtime.unregister_status_handler(self.id, name)
+            raise
+        self._relays[name] = relay
+        if wait and not relay.wait_up(timeout):
+            detail = relay.detail
+            relay.close()
+            raise TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
+        return relay
+
+    def relays(self) -> List[Relay]:
+        """The relays this node keeps registered elsewhere."""
+        return list(self._relays.values())
+
+    def relay_service_entries(self) -> List[RelayEntry]:
+        """The relays registered at this node's relay service, with where each forwards."""
+        out = []
+        for line in _core.relay_service_list(self.id).splitlines():
+            address, route = line.split(" ", 1)
+            out.append(RelayEntry(address, route))
+        return out
+
+    def close_connection(self, connection: "TcpConnection | str") -> None:
+        """Closes one TCP connection of this node (by object or ``/worker/<hex>`` address)."""
+        worker = connection.worker if isinstance(connection, TcpConnection) else str(connection).rsplit("/", 1)[-1]
+        _core.close_connection(self.id, worker)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else (f"listening on {self.tcp_listener.address}" if self.tcp_listener else "no listener")

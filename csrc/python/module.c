@@ -83,6 +83,13 @@ static PyObject *simple(ock_call *c) {
   Py_RETURN_NONE;
 }
 
+static PyObject *text_result(ock_call *c) {
+  if (finish(c) < 0) return NULL;
+  PyObject *out = PyUnicode_DecodeUTF8((const char *)c->out.data, (Py_ssize_t)c->out.len, "replace");
+  ock_call_unref(c);
+  return out;
+}
+
 /* A route from a str (multiaddr or route text) or a list of str. */
 static int route_from_py(PyObject *obj, ock_route *out) {
   char err[400];
@@ -245,11 +252,54 @@ static PyObject *py_list_connections(PyObject *self, PyObject *args) {
   (void)self;
   unsigned int id;
   if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
-  ock_call *c = ock_api_list_connections(id);
-  if (finish(c) < 0) return NULL;
-  PyObject *out = PyUnicode_DecodeUTF8((const char *)c->out.data, (Py_ssize_t)c->out.len, "replace");
-  ock_call_unref(c);
-  return out;
+  return text_result(ock_api_list_connections(id));
+}
+
+static PyObject *py_close_connection(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *addr;
+  if (!PyArg_ParseTuple(args, "Is", &id, &addr)) return NULL;
+  return simple(ock_api_close_connection(id, addr));
+}
+
+static PyObject *py_relay_create(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *name;
+  PyObject *at;
+  ock_relay_opts o;
+  ock_relay_opts_default(&o);
+  double ping = o.ping_interval_ms / 1000.0, backoff_max = o.backoff_max_ms / 1000.0;
+  if (!PyArg_ParseTuple(args, "IsO|dd", &id, &name, &at, &ping, &backoff_max)) return NULL;
+  o.ping_interval_ms = timeout_ms(ping);
+  o.backoff_max_ms = timeout_ms(backoff_max);
+  if (o.backoff_min_ms > o.backoff_max_ms) o.backoff_min_ms = o.backoff_max_ms;
+  ock_route r;
+  if (route_from_py(at, &r) < 0) return NULL;
+  return simple(ock_api_relay_create(id, name, &r, &o));
+}
+
+static PyObject *py_relay_close(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *name;
+  if (!PyArg_ParseTuple(args, "Is", &id, &name)) return NULL;
+  return simple(ock_api_relay_close(id, name));
+}
+
+static PyObject *py_relay_list(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  return text_result(ock_api_relay_list(id));
+}
+
+static PyObject *py_relay_service_list(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  return text_result(ock_api_relay_service_list(id));
 }
 
 static PyObject *py_parse_route(PyObject *self, PyObject *arg) {
@@ -271,7 +321,9 @@ static PyObject *event_to_py(ock_event *e) {
     Py_XDECREF(ret);
     return r;
   }
-  default: return Py_BuildValue("(sIis)", "status", e->node_id, e->level, e->text ? e->text : "");
+  default:
+    return Py_BuildValue("(sIiss#)", "status", e->node_id, e->level, e->text ? e->text : "",
+                         e->payload.len ? (const char *)e->payload.data : "", (Py_ssize_t)e->payload.len);
   }
 }
 
@@ -363,6 +415,11 @@ static PyMethodDef methods[] = {
     {"start_worker", py_start_worker, METH_VARARGS, "start_worker(id, address)"},
     {"stop_worker", py_stop_worker, METH_VARARGS, "stop_worker(id, address)"},
     {"list_connections", py_list_connections, METH_VARARGS, "list_connections(id) -> text"},
+    {"close_connection", py_close_connection, METH_VARARGS, "close_connection(id, worker address)"},
+    {"relay_create", py_relay_create, METH_VARARGS, "relay_create(id, name, at, ping_interval, backoff_max)"},
+    {"relay_close", py_relay_close, METH_VARARGS, "relay_close(id, name)"},
+    {"relay_list", py_relay_list, METH_VARARGS, "relay_list(id) -> text"},
+    {"relay_service_list", py_relay_service_list, METH_VARARGS, "relay_service_list(id) -> text"},
     {"parse_route", py_parse_route, METH_O, "parse_route(route) -> ['tt#address', ...]"},
     {"next_event", py_next_event, METH_VARARGS, "next_event(timeout) -> tuple or None"},
     {"interrupt_events", py_interrupt_events, METH_NOARGS, "wake a thread blocked in next_event"},

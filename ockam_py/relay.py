@@ -1,0 +1,121 @@
+"""Relays: make a node reachable at ``/service/forward_to_<name>`` on a relay node."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, List, Optional
+
+from . import _core, _runtime
+
+if TYPE_CHECKING:
+    from .node import Node
+
+STATUSES = ("connecting", "up", "down", "closed")
+
+StatusCallback = Callable[["Relay", str], None]
+
+
+@dataclass(frozen=True)
+class RelayEntry:
+    """A relay registered at this node (the relay node's side)."""
+
+    address: str  # forward_to_<name>
+    route: str  # where it forwards: the registering connection, "0#<hex>"
+
+    @property
+    def name(self) -> str:
+        return self.address[len("forward_to_"):]
+
+
+class Relay:
+    """A relay this node keeps registered at a relay node.
+
+    Made by :meth:`Node.create_relay`. The node owns the connection to the relay
+    node; when it drops, or the relay node stops answering pings, the relay
+    reconnects and registers again by itself (capped exponential backoff with
+    jitter) until :meth:`close`.
+    """
+
+    def __init__(self, node: "Node", name: str, at: object) -> None:
+        self.node = node
+        self.name = name
+        self.at = at
+        self.remote_address = f"forward_to_{name}"
+        self._status = "connecting"
+        self.detail = ""
+        self._cond = threading.Condition()
+        self._callbacks: List[StatusCallback] = []
+        self.up_count = 0
+
+    @property
+    def status(self) -> str:
+        """``"connecting"``, ``"up"``, ``"down"`` or ``"closed"``."""
+        return self._status
+
+    @property
+    def route(self) -> str:
+        """The route to the relay, relative to the relay node: ``/service/forward_to_<name>``."""
+        return f"/service/{self.remote_address}"
+
+    @property
+    def attempts(self) -> int:
+        """How many times the relay has connected and registered (1 for a relay that never dropped)."""
+        if self._status == "closed" or self.node.closed:
+            return 0
+        for line in _core.relay_list(self.node.id).splitlines():
+            name, _status, _remote, attempts = line.rsplit(" ", 3)
+            if name == self.name:
+                return int(attempts)
+        return 0
+
+    def _on_event(self, event: tuple) -> None:
+        _, _node_id, code, _name, detail = event
+        status = STATUSES[code]
+        with self._cond:
+            self._status = status
+            if detail:
+                self.detail = detail
+            if status == "up":
+                self.up_count += 1
+            self._cond.notify_all()
+            callbacks = list(self._callbacks)
+        for cb in callbacks:
+            cb(self, status)
+
+    def wait_up(self, timeout: Optional[float] = None) -> bool:
+        """Waits until the relay is up; False if it was not within ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._status != "up":
+                if self._status == "closed":
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left if left is None else min(left, 0.2))
+            return True
+
+    def on_status(self, callback: StatusCallback) -> None:
+        """Calls ``callback(relay, status)`` on every status change (on the dispatcher thread)."""
+        with self._cond:
+            self._callbacks.append(callback)
+
+    def close(self) -> None:
+        """Stops the relay and closes its connection. Closing twice is fine."""
+        if self._status == "closed":
+            return
+        self.node._relays.pop(self.name, None)
+        if not self.node.closed:
+            try:
+                _core.relay_close(self.node.id, self.name)
+            except LookupError:
+                pass
+        _runtime.unregister_status_handler(self.node.id, self.name)
+        with self._cond:
+            self._status = "closed"
+            self._cond.notify_all()
+
+    def __repr__(self) -> str:
+        return f"<Relay {self.name!r} of {self.node.name!r} at {self.at} {self._status}>"
