@@ -11,6 +11,7 @@
 #include "loop.h"
 #include "multiaddr.h"
 #include "node.h"
+#include "portal.h"
 #include "request.h"
 #include "tcp.h"
 
@@ -317,6 +318,68 @@ static void do_relay_service_list(api_cmd *a, ock_node *n) {
 
 ock_call *ock_api_relay_service_list(uint32_t node) {
   api_cmd *a = cmd_new(do_relay_service_list, node, NULL, NULL);
+  return a ? submit(a) : NULL;
+}
+
+/* ---- portals ---- */
+
+static void do_inlet_create(api_cmd *a, ock_node *n) {
+  char err[300] = "";
+  int rc = ock_inlet_create(n, a->s1, &a->r1, a->call->text, sizeof a->call->text, err, sizeof err);
+  if (rc)
+    ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route *to) {
+  api_cmd *a = cmd_new(do_inlet_create, node, bind, NULL);
+  if (!a) return NULL;
+  a->r1 = *to;
+  return submit(a);
+}
+
+static void do_outlet_create(api_cmd *a, ock_node *n) {
+  char err[300] = "";
+  int rc = ock_outlet_create(n, a->s1, a->s2, err, sizeof err);
+  if (rc)
+    ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr) {
+  api_cmd *a = cmd_new(do_outlet_create, node, target, addr);
+  return a ? submit(a) : NULL;
+}
+
+static void do_portal_close(api_cmd *a, ock_node *n) {
+  int rc = a->i1 ? ock_inlet_close(n, a->s1) : ock_outlet_close(n, a->s1);
+  if (rc)
+    ock_call_fail(a->call, rc, "node '%s' has no %s '%s'", n->name, a->i1 ? "inlet at" : "outlet", a->s1);
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_inlet_close(uint32_t node, const char *bound) {
+  api_cmd *a = cmd_new(do_portal_close, node, bound, NULL);
+  if (!a) return NULL;
+  a->i1 = 1;
+  return submit(a);
+}
+
+ock_call *ock_api_outlet_close(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_portal_close, node, addr, NULL);
+  return a ? submit(a) : NULL;
+}
+
+static void do_portal_list(api_cmd *a, ock_node *n) {
+  ock_portal_list(n, &a->call->out);
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_portal_list(uint32_t node) {
+  api_cmd *a = cmd_new(do_portal_list, node, NULL, NULL);
   return a ? submit(a) : NULL;
 }
 

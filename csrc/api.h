@@ -45,6 +45,13 @@ ock_call *ock_api_relay_close(uint32_t node, const char *name);
 ock_call *ock_api_relay_list(uint32_t node);
 /* out: ock_relay_service_list lines (relays registered at this node). */
 ock_call *ock_api_relay_service_list(uint32_t node);
+/* Portals (spec 6). text: the inlet's bound address. */
+ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route *to);
+ock_call *ock_api_inlet_close(uint32_t node, const char *bound);
+ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr);
+ock_call *ock_api_outlet_close(uint32_t node, const char *addr);
+/* out: ock_portal_list lines. */
+ock_call *ock_api_portal_list(uint32_t node);
 /* Parses a route typed by a user (multiaddr or "0#a => 1#b"), resolving
  * /node/NAME against this process's nodes. */
 int ock_api_parse_route(const char *text, ock_route *out, char *err, size_t errcap);

@@ -183,6 +183,10 @@ int ock_hostport_split(const char *s, size_t n, char *host, size_t hostcap, int 
   return 0;
 }
 
+int ock_hostport_split_str(const char *s, char *host, size_t hostcap, int *port) {
+  return ock_hostport_split(s, strlen(s), host, hostcap, port);
+}
+
 static void format_tcp(ock_addr a, char *out, size_t cap) {
   char host[300];
   int port;

@@ -116,7 +116,7 @@ int ock_node_create(const char *name, const char *listen, ock_node **out, char *
   g_nodes = n;
   pthread_mutex_unlock(&g_mu);
   int rc = 0;
-  if (listen) rc = ock_tcp_listen(n, listen, &n->listener, err, errcap);
+  if (listen) rc = ock_tcp_listen(n, listen, ock_tcp_conn_accept, NULL, &n->listener, err, errcap);
   if (!rc) {
     pthread_mutex_lock(&g_mu);
     snprintf(n->listen_addr, sizeof n->listen_addr, "%s", listen ? ock_tcp_listener_address(n->listener) : "");

@@ -33,7 +33,9 @@ int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id);
 ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len);
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
 /* Marks the connection as one a relay was registered over: its frames may
- * then go straight into other connections (replies through the relay). */
+ * then go straight into other connections (replies through the relay), and
+ * frames from other connections straight into it, as Ockam's relay allows by
+ * adding flow-control consumers both ways (spec 5.4). */
 void ock_tcp_conn_set_relayed(ock_tcp_conn *c);
 int ock_tcp_conn_is_relayed(const ock_tcp_conn *c);
 /* The connection whose sender worker is at addr, or NULL. */
@@ -45,15 +47,35 @@ const char *ock_tcp_conn_target(const ock_tcp_conn *c); /* "host:port" asked for
 ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
 /* Bytes waiting in the kernel-bound write queue (for back-pressure). */
 size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c);
+/* Back-pressure: whoever feeds a connection stops while its write queue is
+ * above OCK_TCP_HIGH_WATER, and registers a waiter that is called once the
+ * queue is back under OCK_TCP_LOW_WATER (or the connection closes). */
+#define OCK_TCP_HIGH_WATER (4u * 1024 * 1024)
+#define OCK_TCP_LOW_WATER (1u * 1024 * 1024)
+
+typedef struct ock_drain_waiter ock_drain_waiter;
+struct ock_drain_waiter {
+  void (*cb)(ock_drain_waiter *w);
+  ock_tcp_conn *conn; /* set while waiting */
+  ock_drain_waiter *prev, *next;
+};
+void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w);
+void ock_drain_waiter_cancel(ock_drain_waiter *w);
+
 /* Counters for listings. */
 void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *bytes_in, uint64_t *bytes_out);
 
-/* Called for each accepted socket by the listener. */
-int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server);
+/* Accepts an Ockam connection on server (an ock_accept_fn; arg unused). */
+int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg);
 
-/* Binds and listens on "host:port" (port 0: any). The bound address is in
- * ock_tcp_listener_address. On error returns a code with a reason in err. */
-int ock_tcp_listen(ock_node *n, const char *hostport, ock_tcp_listener **out, char *err, size_t errcap);
+/* Called by a listener for each incoming connection: must uv_accept it. */
+typedef int (*ock_accept_fn)(ock_node *n, uv_stream_t *server, void *arg);
+
+/* Binds and listens on "host:port" (port 0: any), handing connections to
+ * accept. The bound address is in ock_tcp_listener_address. On error returns
+ * a code with a reason in err. The listener counts as one handle of n. */
+int ock_tcp_listen(ock_node *n, const char *hostport, ock_accept_fn accept, void *arg, ock_tcp_listener **out,
+                   char *err, size_t errcap);
 const char *ock_tcp_listener_address(const ock_tcp_listener *l);
 void ock_tcp_listener_close(ock_tcp_listener *l);
 

@@ -4,23 +4,16 @@
 
 #include "err.h"
 #include "log.h"
-#include "multiaddr.h"
+#include "dial.h"
 #include "request.h"
 #include "tcp.h"
+#include "wpool.h"
 
 #define READ_CHUNK (64 * 1024)     /* room kept free for each read */
 #define RBUF_KEEP (256 * 1024)     /* a read buffer above this shrinks when idle */
-#define WREQ_POOL 16               /* write requests kept for reuse per connection */
-#define WREQ_KEEP_CAP (256 * 1024) /* bigger write buffers are not pooled */
 
-enum { ST_RESOLVING, ST_CONNECTING, ST_OPEN, ST_CLOSING };
+enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 
-typedef struct wreq {
-  uv_write_t req;
-  ock_buf buf;
-  ock_tcp_conn *conn;
-  struct wreq *next;
-} wreq;
 
 /* A message waiting for the connection to open. */
 typedef struct deferred {
@@ -33,8 +26,8 @@ typedef struct deferred {
 struct ock_tcp_conn {
   uv_tcp_t tcp;
   uv_timer_t timer; /* connect timeout */
-  uv_connect_t creq;
-  uv_getaddrinfo_t gai;
+  ock_dial dial;
+  int dial_pinned; /* a cancelled lookup still has to call back */
   ock_node *node;
   ock_worker worker; /* the sender, at a random 32-hex address */
   char addr[OCK_HEX_ADDR_LEN + 1];
@@ -47,24 +40,30 @@ struct ock_tcp_conn {
   int open_handles; /* tcp, timer, and a pending getaddrinfo */
   int close_status;
   ock_buf rbuf;
-  wreq *pool;
-  int pool_len;
+  ock_wpool pool;
   size_t wq_bytes;
   uint64_t bytes_in, bytes_out;
   deferred *deferred;
   ock_call *call;
   const ock_tcp_conn_hooks *hooks;
   void *owner;
+  ock_drain_waiter *waiters;
   ock_tcp_conn *prev, *next;
 };
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void write_preamble(ock_tcp_conn *c);
 static void sender_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from);
+static void wake_waiters(ock_tcp_conn *c);
 
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c) { return c->outgoing; }
 int ock_tcp_conn_is_open(const ock_tcp_conn *c) { return c->state == ST_OPEN; }
-void ock_tcp_conn_set_relayed(ock_tcp_conn *c) { c->relayed = 1; }
+void ock_tcp_conn_set_relayed(ock_tcp_conn *c) {
+  c->relayed = 1;
+  /* and the other way: what came through the relay may answer straight into
+   * this connection (after a portal handshake, Payloads take that path) */
+  c->worker.fc |= OCK_FC_ALL;
+}
 int ock_tcp_conn_is_relayed(const ock_tcp_conn *c) { return c->relayed; }
 
 ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr a) {
@@ -117,11 +116,7 @@ static void conn_free(ock_tcp_conn *c) {
   else
     n->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  for (wreq *w = c->pool, *next; w; w = next) {
-    next = w->next;
-    ock_buf_free(&w->buf);
-    free(w);
-  }
+  ock_wpool_free(&c->pool);
   ock_buf_free(&c->rbuf);
   free(c);
   ock_node_handle_closed(n);
@@ -146,7 +141,7 @@ static void fail_deferred(ock_tcp_conn *c, int status) {
 
 void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (c->state == ST_CLOSING) return;
-  int was_open = c->state == ST_OPEN, was_resolving = c->state == ST_RESOLVING;
+  int was_open = c->state == ST_OPEN;
   c->state = ST_CLOSING;
   c->close_status = status;
   if (was_open) ock_router_remove(c->node, &c->worker);
@@ -159,63 +154,74 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (c->hooks && c->hooks->on_close) c->hooks->on_close(c, c->owner, status);
   c->hooks = NULL;
   if (was_open) ock_node_conn_closed(c->node, c);
-  if (was_resolving) uv_cancel((uv_req_t *)&c->gai); /* on_resolved still runs, with ECANCELED */
+  wake_waiters(c);
+  if (c->dial.resolving) { /* the lookup calls back later: keep the memory until then */
+    c->dial_pinned = 1;
+    c->open_handles++;
+  }
+  ock_dial_cancel(&c->dial);
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
 /* ---- writing ---- */
 
-static wreq *wreq_get(ock_tcp_conn *c) {
-  wreq *w = c->pool;
-  if (w) {
-    c->pool = w->next;
-    c->pool_len--;
-    w->buf.len = 0;
-    return w;
-  }
-  w = calloc(1, sizeof *w);
-  if (w) ock_buf_init(&w->buf);
-  return w;
+void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w) {
+  if (w->conn) return;
+  w->conn = c;
+  w->prev = NULL;
+  w->next = c->waiters;
+  if (c->waiters) c->waiters->prev = w;
+  c->waiters = w;
 }
 
-static void wreq_put(ock_tcp_conn *c, wreq *w) {
-  if (c->pool_len >= WREQ_POOL || w->buf.cap > WREQ_KEEP_CAP) {
-    ock_buf_free(&w->buf);
-    free(w);
-    return;
+void ock_drain_waiter_cancel(ock_drain_waiter *w) {
+  ock_tcp_conn *c = w->conn;
+  if (!c) return;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    c->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->conn = NULL;
+}
+
+/* Calls every waiter once; each may register again. */
+static void wake_waiters(ock_tcp_conn *c) {
+  ock_drain_waiter *list = c->waiters;
+  c->waiters = NULL;
+  while (list) {
+    ock_drain_waiter *w = list;
+    list = w->next;
+    if (list) list->prev = NULL;
+    w->conn = NULL;
+    w->cb(w);
   }
-  w->next = c->pool;
-  c->pool = w;
-  c->pool_len++;
 }
 
 static void on_write(uv_write_t *req, int status) {
-  wreq *w = (wreq *)req;
-  ock_tcp_conn *c = w->conn;
+  ock_wreq *w = (ock_wreq *)req;
+  ock_tcp_conn *c = w->owner;
   c->wq_bytes -= w->buf.len;
-  wreq_put(c, w);
+  ock_wpool_put(&c->pool, w);
+  if (c->waiters && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
   if (status < 0 && c->state != ST_CLOSING) {
     OCK_INFO("connection %s to %s: write failed: %s", c->addr, c->peer, uv_strerror(status));
     ock_tcp_conn_close(c, status);
   }
 }
 
-static int submit(ock_tcp_conn *c, wreq *w) {
-  w->conn = c;
-  uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-  if (rc) {
-    wreq_put(c, w);
-    return rc;
-  }
+static int submit(ock_tcp_conn *c, ock_wreq *w) {
+  w->owner = c;
+  int rc = ock_wpool_write(&c->pool, w, (uv_stream_t *)&c->tcp, on_write);
+  if (rc) return rc;
   c->wq_bytes += w->buf.len;
   c->bytes_out += w->buf.len;
   return 0;
 }
 
 static void write_preamble(ock_tcp_conn *c) {
-  wreq *w = wreq_get(c);
+  ock_wreq *w = ock_wpool_get(&c->pool);
   if (!w || ock_buf_push(&w->buf, 0x01) || submit(c, w)) ock_tcp_conn_close(c, OCK_ENOMEM);
 }
 
@@ -225,13 +231,13 @@ static void sender_handle(ock_worker *worker, ock_msg *m, ock_tcp_conn *from) {
   ock_tcp_conn *c = worker->ctx;
   if (c->state != ST_OPEN) return;
   ock_route_pop_front(&m->onward);
-  wreq *w = wreq_get(c);
+  ock_wreq *w = ock_wpool_get(&c->pool);
   if (!w) return;
   int rc = ock_frame_append(&w->buf, m);
   if (rc) {
     OCK_WARN("connection %s: cannot send a message of %zu bytes: %s", c->addr, m->payload_len,
              ock_strerror(rc));
-    wreq_put(c, w);
+    ock_wpool_put(&c->pool, w);
     return;
   }
   rc = submit(c, w);
@@ -377,9 +383,15 @@ static int become_open(ock_tcp_conn *c) {
   return 0;
 }
 
-static void on_connect(uv_connect_t *req, int status) {
-  ock_tcp_conn *c = req->data;
-  if (c->state == ST_CLOSING) return;
+static void on_dialed(ock_dial *d, int status) {
+  ock_tcp_conn *c = d->data;
+  if (c->state == ST_CLOSING) {
+    if (c->dial_pinned) {
+      c->dial_pinned = 0;
+      if (--c->open_handles == 0) conn_free(c);
+    }
+    return;
+  }
   uv_timer_stop(&c->timer);
   if (status == 0) status = become_open(c);
   if (status) {
@@ -392,51 +404,6 @@ static void on_connect_timeout(uv_timer_t *t) {
   ock_tcp_conn *c = t->data;
   OCK_INFO("node %s: connecting to %s timed out", c->node->name, c->target);
   ock_tcp_conn_close(c, UV_ETIMEDOUT);
-}
-
-static void start_connect(ock_tcp_conn *c, const struct sockaddr *sa) {
-  c->state = ST_CONNECTING;
-  c->creq.data = c;
-  int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connect);
-  if (rc) ock_tcp_conn_close(c, rc);
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  ock_tcp_conn *c = req->data;
-  c->open_handles--; /* the lookup is over; it no longer pins the connection */
-  if (c->state == ST_CLOSING) {
-    uv_freeaddrinfo(res);
-    if (c->open_handles == 0) conn_free(c);
-    return;
-  }
-  if (status == 0 && res)
-    start_connect(c, res->ai_addr);
-  else
-    ock_tcp_conn_close(c, status ? status : UV_EAI_NONAME);
-  uv_freeaddrinfo(res);
-}
-
-static int resolve(ock_tcp_conn *c) {
-  char host[256];
-  int port;
-  if (ock_hostport_split(c->target, strlen(c->target), host, sizeof host, &port) || port == 0)
-    return OCK_EINVAL;
-  struct sockaddr_storage ss;
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0 ||
-      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0) {
-    start_connect(c, (struct sockaddr *)&ss);
-    return 0;
-  }
-  char service[8];
-  snprintf(service, sizeof service, "%d", port);
-  struct addrinfo hints = {0};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  c->gai.data = c;
-  c->state = ST_RESOLVING;
-  int rc = uv_getaddrinfo(ock_loop(), &c->gai, on_resolved, host, service, &hints);
-  if (rc == 0) c->open_handles++;
-  return rc;
 }
 
 ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call) {
@@ -454,7 +421,8 @@ ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms,
   c->open_handles = 2;
   c->state = ST_CONNECTING;
   uv_timer_start(&c->timer, on_connect_timeout, (uint64_t)timeout_ms, 0);
-  int rc = resolve(c);
+  c->dial.data = c;
+  int rc = ock_dial_start(&c->dial, &c->tcp, hostport, on_dialed);
   if (rc == OCK_EINVAL) {
     if (c->call) ock_call_fail(c->call, OCK_EROUTE, "bad address '%s': expected host:port", hostport);
     c->call = NULL;
@@ -463,7 +431,8 @@ ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms,
   return c;
 }
 
-int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server) {
+int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
+  (void)arg;
   ock_tcp_conn *c = conn_new(n, 0);
   if (!c) return OCK_ENOMEM;
   uv_tcp_init(ock_loop(), &c->tcp);

@@ -4,7 +4,7 @@
 
 #include "err.h"
 #include "log.h"
-#include "multiaddr.h"
+#include "dial.h"
 #include "tcp.h"
 
 /* Below 1024, bursts of connections overflow the accept queue and clients see
@@ -14,6 +14,8 @@
 struct ock_tcp_listener {
   uv_tcp_t tcp;
   ock_node *node;
+  ock_accept_fn accept;
+  void *arg;
   char address[300];
 };
 
@@ -27,7 +29,7 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   if (l->node->closing) return;
-  int rc = ock_tcp_conn_accept(l->node, server);
+  int rc = l->accept(l->node, server, l->arg);
   if (rc) OCK_WARN("node %s: accept on %s failed: %s", l->node->name, l->address, ock_strerror(rc));
 }
 
@@ -58,25 +60,18 @@ static int bound_address(ock_tcp_listener *l) {
   return 0;
 }
 
-static int parse_bind(const char *hostport, struct sockaddr_storage *ss) {
-  char host[256];
-  int port;
-  if (ock_hostport_split(hostport, strlen(hostport), host, sizeof host, &port)) return OCK_EINVAL;
-  if (!strcmp(host, "localhost")) snprintf(host, sizeof host, "127.0.0.1");
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
-  if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
-  return OCK_EINVAL;
-}
-
-int ock_tcp_listen(ock_node *n, const char *hostport, ock_tcp_listener **out, char *err, size_t errcap) {
+int ock_tcp_listen(ock_node *n, const char *hostport, ock_accept_fn accept, void *arg, ock_tcp_listener **out,
+                   char *err, size_t errcap) {
   struct sockaddr_storage ss;
-  if (parse_bind(hostport, &ss)) {
+  if (ock_sockaddr_parse(hostport, &ss, 1)) {
     snprintf(err, errcap, "bad listener address '%s': expected IP:PORT (port 0 picks one)", hostport);
     return OCK_EINVAL;
   }
   ock_tcp_listener *l = calloc(1, sizeof *l);
   if (!l) return OCK_ENOMEM;
   l->node = n;
+  l->accept = accept;
+  l->arg = arg;
   uv_tcp_init(ock_loop(), &l->tcp);
   l->tcp.data = l;
   n->handles++;

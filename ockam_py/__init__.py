@@ -8,6 +8,7 @@
 
 from ._core import NodeClosedError, RouteError
 from .node import Message, Node, TcpConnection, TcpListener, Worker
+from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
 from . import _core
 
@@ -18,9 +19,12 @@ def parse_route(route: "str | list[str]") -> "list[str]":
 
 
 __all__ = [
+    "Inlet",
     "Message",
     "Node",
     "NodeClosedError",
+    "Outlet",
+    "PortalStats",
     "Relay",
     "RelayEntry",
     "RouteError",

@@ -9,6 +9,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from . import _core, _runtime
 from ._core import NodeClosedError
+from .portal import Inlet, Outlet
 from .relay import Relay, RelayEntry
 
 Route = Union[str, Sequence[str]]
@@ -133,6 +134,7 @@ class Node:
         self.closed = False
         self._workers: Dict[str, Worker] = {}
         self._relays: Dict[str, Relay] = {}
+        self._portals: Dict[tuple, object] = {}
         with Node._registry_lock:
             Node._by_name[name] = self
 
@@ -163,6 +165,9 @@ class Node:
         _core.node_close(self.id)
         for relay in list(self._relays.values()):
             relay.close()
+        for portal in list(self._portals.values()):
+            portal.closed = True  # type: ignore[attr-defined]
+        self._portals.clear()
         _runtime.unregister_node(self.id)
 
     def __enter__(self) -> "Node":
@@ -276,6 +281,37 @@ class Node:
             relay.close()
             raise TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
         return relay
+
+    def create_outlet(self, to: str, address: str = "outlet") -> Outlet:
+        """Starts a TCP outlet at worker ``address`` that connects to ``to`` (``host:port``).
+
+        Inlets reach it at ``.../service/<address>``; through a relay, as Ockam
+        requires, via ``hop``: ``.../service/forward_to_<n>/service/hop/service/<address>``.
+        """
+        _core.outlet_create(self.id, to, address)
+        outlet = Outlet(self, address, to)
+        self._portals[("outlet", address)] = outlet
+        return outlet
+
+    def create_inlet(self, address: str, to: Route) -> Inlet:
+        """Starts a TCP inlet listening on ``address`` (``host:port``, port 0 allowed).
+
+        Each client connection is carried to the outlet at route ``to``, e.g.
+        ``/ip4/127.0.0.1/tcp/4000/service/outlet`` or
+        ``/node/n2/service/forward_to_n3/service/hop/service/outlet``.
+        """
+        bound = _core.inlet_create(self.id, address, to)
+        inlet = Inlet(self, bound, " => ".join(_core.parse_route(to)))
+        self._portals[("inlet", bound)] = inlet
+        return inlet
+
+    def inlets(self) -> List[Inlet]:
+        """The node's open inlets."""
+        return [p for p in self._portals.values() if isinstance(p, Inlet)]
+
+    def outlets(self) -> List[Outlet]:
+        """The node's open outlets."""
+        return [p for p in self._portals.values() if isinstance(p, Outlet)]
 
     def relays(self) -> List[Relay]:
         """The relays this node keeps registered elsewhere."""

@@ -302,6 +302,44 @@ static PyObject *py_relay_service_list(PyObject *self, PyObject *args) {
   return text_result(ock_api_relay_service_list(id));
 }
 
+static PyObject *py_inlet_create(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *bind;
+  PyObject *to;
+  if (!PyArg_ParseTuple(args, "IsO", &id, &bind, &to)) return NULL;
+  ock_route r;
+  if (route_from_py(to, &r) < 0) return NULL;
+  ock_call *c = ock_api_inlet_create(id, bind, &r);
+  if (finish(c) < 0) return NULL;
+  PyObject *out = PyUnicode_FromString(c->text);
+  ock_call_unref(c);
+  return out;
+}
+
+static PyObject *py_portal_close(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *kind, *addr;
+  if (!PyArg_ParseTuple(args, "Iss", &id, &kind, &addr)) return NULL;
+  return simple(!strcmp(kind, "inlet") ? ock_api_inlet_close(id, addr) : ock_api_outlet_close(id, addr));
+}
+
+static PyObject *py_outlet_create(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *target, *addr;
+  if (!PyArg_ParseTuple(args, "Iss", &id, &target, &addr)) return NULL;
+  return simple(ock_api_outlet_create(id, target, addr));
+}
+
+static PyObject *py_portal_list(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  return text_result(ock_api_portal_list(id));
+}
+
 static PyObject *py_parse_route(PyObject *self, PyObject *arg) {
   (void)self;
   ock_route r;
@@ -420,6 +458,10 @@ static PyMethodDef methods[] = {
     {"relay_close", py_relay_close, METH_VARARGS, "relay_close(id, name)"},
     {"relay_list", py_relay_list, METH_VARARGS, "relay_list(id) -> text"},
     {"relay_service_list", py_relay_service_list, METH_VARARGS, "relay_service_list(id) -> text"},
+    {"inlet_create", py_inlet_create, METH_VARARGS, "inlet_create(id, bind, route) -> bound address"},
+    {"outlet_create", py_outlet_create, METH_VARARGS, "outlet_create(id, target, address)"},
+    {"portal_close", py_portal_close, METH_VARARGS, "portal_close(id, 'inlet'|'outlet', address)"},
+    {"portal_list", py_portal_list, METH_VARARGS, "portal_list(id) -> text"},
     {"parse_route", py_parse_route, METH_O, "parse_route(route) -> ['tt#address', ...]"},
     {"next_event", py_next_event, METH_VARARGS, "next_event(timeout) -> tuple or None"},
     {"interrupt_events", py_interrupt_events, METH_NOARGS, "wake a thread blocked in next_event"},

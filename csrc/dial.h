@@ -1,0 +1,30 @@
+/* Dialing "host:port": IP literals connect at once, names go through
+ * uv_getaddrinfo first. Used by Ockam connections and portal outlets alike. */
+#ifndef OCK_DIAL_H
+#define OCK_DIAL_H
+
+#include <uv.h>
+
+typedef struct ock_dial ock_dial;
+typedef void (*ock_dial_cb)(ock_dial *d, int status);
+
+struct ock_dial {
+  uv_getaddrinfo_t gai;
+  uv_connect_t creq;
+  uv_tcp_t *tcp;
+  ock_dial_cb cb;
+  void *data;
+  int resolving; /* a lookup is in flight: the dial must outlive it */
+  int cancelled;
+};
+
+/* Starts connecting tcp (already initialised) to hostport; cb runs once with 0
+ * or an error (OCK_EINVAL for a malformed address). Returns 0 or an error. */
+int ock_dial_start(ock_dial *d, uv_tcp_t *tcp, const char *hostport, ock_dial_cb cb);
+/* Stops a dial. A pending connect is ended by closing the tcp handle; a
+ * pending lookup still calls cb with UV_ECANCELED (and d->cancelled set). */
+void ock_dial_cancel(ock_dial *d);
+/* Parses "IP:PORT" (or "localhost:PORT") into ss. Returns 0 or OCK_EINVAL. */
+int ock_sockaddr_parse(const char *hostport, struct sockaddr_storage *ss, int allow_port0);
+
+#endif
