@@ -78,8 +78,10 @@ static void send_to_remote(portal *p, const uint8_t *payload, size_t len) {
 }
 
 static void send_ctl(portal *p, int type, int arg) {
+  /* a capability byte only when there is something to say: a Rust peer
+   * then sees exactly the one-byte 00/01/02 it sends itself */
   uint8_t b[2] = {(uint8_t)type, (uint8_t)arg};
-  send_to_remote(p, b, type == OCK_PORTAL_PING || type == OCK_PORTAL_PONG ? 2 : 1);
+  send_to_remote(p, b, (type == OCK_PORTAL_PING || type == OCK_PORTAL_PONG) && arg ? 2 : 1);
 }
 
 static void send_credit(portal *p, uint64_t n) {
