@@ -17,14 +17,18 @@ static int decode_address(ock_cbor_reader *r, ock_route *route) {
   int64_t count;
   int rc = ock_cbor_read_array(r, &count);
   if (rc) return rc;
-  if (count != 2 && count != -1) return OCK_EPROTO;
+  if (count >= 0 && count < 2) return OCK_EPROTO;
   uint64_t tt;
   const uint8_t *p;
   size_t n;
   if ((rc = ock_cbor_read_uint(r, &tt))) return rc;
   if (tt > 255) return OCK_EPROTO;
   if ((rc = ock_cbor_read_bytes(r, &p, &n))) return rc;
-  if (count == -1 && !ock_cbor_at_break(r)) return OCK_EPROTO;
+  /* later fields are ignored, as minicbor does for any struct */
+  for (int64_t i = 2; count < 0 || i < count; i++) {
+    if (count < 0 && ock_cbor_at_break(r)) break;
+    if ((rc = ock_cbor_skip(r))) return rc;
+  }
   return ock_route_push_back(route, (uint8_t)tt, p, n);
 }
 

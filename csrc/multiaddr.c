@@ -20,6 +20,8 @@ static int fail(parser *ps, int code, const char *fmt, const char *a, size_t ale
   char msg[200];
   snprintf(msg, sizeof msg, fmt, what);
   snprintf(ps->err, ps->errcap, "%s in route '%.200s'", msg, ps->s);
+  for (char *c = ps->err; ps->errcap && *c; c++) /* keep the message on one line */
+    if ((unsigned char)*c < 0x20) *c = '?';
   return code;
 }
 
@@ -117,6 +119,9 @@ static int parse_multiaddr(parser *ps, ock_route *out, ock_node_lookup_fn lookup
     if (rc) return rc;
   }
   if (out->n == 0) return fail(ps, OCK_EROUTE, "empty route%s", "", 0);
+  int tcp = 0;
+  for (size_t i = 0; i < out->n; i++) tcp += out->tt[i] == OCK_TT_TCP;
+  if (tcp > 1) return fail(ps, OCK_EROUTE, "more than one TCP hop%s", "", 0); /* spec 1.3 */
   return 0;
 }
 

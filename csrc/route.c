@@ -32,8 +32,10 @@ int ock_route_push_back(ock_route *r, uint8_t tt, const void *p, size_t len) {
 
 int ock_route_push_front(ock_route *r, uint8_t tt, const void *p, size_t len) {
   if (len > OCK_ADDR_MAX_LEN || !fits(r, 1, len)) return OCK_ETOOBIG;
+  char copy[OCK_ADDR_MAX_LEN]; /* p may point into r->data, which is about to move */
+  memcpy(copy, p, len);
   memmove(r->data + len, r->data, used(r));
-  memcpy(r->data, p, len);
+  memcpy(r->data, copy, len);
   memmove(r->tt + 1, r->tt, r->n);
   for (int i = r->n + 1; i >= 1; i--) r->off[i] = (uint16_t)(r->off[i - 1] + len);
   r->off[0] = 0;
@@ -44,6 +46,10 @@ int ock_route_push_front(ock_route *r, uint8_t tt, const void *p, size_t len) {
 
 int ock_route_append(ock_route *r, const ock_route *tail) {
   if (!fits(r, tail->n, used(tail))) return OCK_ETOOBIG;
+  if (tail == r) { /* appending a route to itself: read from a copy */
+    ock_route copy = *r;
+    return ock_route_append(r, &copy);
+  }
   for (size_t i = 0; i < tail->n; i++) {
     ock_addr a = ock_route_at(tail, i);
     ock_route_push_back(r, a.tt, a.p, a.len);
@@ -53,6 +59,10 @@ int ock_route_append(ock_route *r, const ock_route *tail) {
 
 int ock_route_prepend(ock_route *r, const ock_route *head) {
   if (!fits(r, head->n, used(head))) return OCK_ETOOBIG;
+  if (head == r) {
+    ock_route copy = *r;
+    return ock_route_prepend(r, &copy);
+  }
   for (size_t i = head->n; i-- > 0;) {
     ock_addr a = ock_route_at(head, i);
     ock_route_push_front(r, a.tt, a.p, a.len);
