@@ -56,6 +56,14 @@ static ock_call *submit(api_cmd *a) {
   return call;
 }
 
+static __thread ock_call_notify next_notify;
+static __thread void *next_notify_arg;
+
+void ock_api_notify_next(ock_call_notify fn, void *arg) {
+  next_notify = fn;
+  next_notify_arg = arg;
+}
+
 static api_cmd *cmd_new(void (*fn)(api_cmd *, ock_node *), uint32_t node, const char *s1, const char *s2) {
   api_cmd *a = calloc(1, sizeof *a);
   if (!a) return NULL;
@@ -67,6 +75,12 @@ static api_cmd *cmd_new(void (*fn)(api_cmd *, ock_node *), uint32_t node, const 
   a->s2 = s2 ? strdup(s2) : NULL;
   ock_buf_init(&a->data);
   a->call = ock_call_new();
+  if (a->call) {
+    a->call->notify = next_notify;
+    a->call->notify_arg = next_notify_arg;
+  }
+  next_notify = NULL;
+  next_notify_arg = NULL;
   if (!a->call || (s1 && !a->s1) || (s2 && !a->s2)) {
     if (a->call) {
       ock_call_unref(a->call);

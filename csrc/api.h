@@ -12,6 +12,10 @@
 #include "relay.h"
 #include "route.h"
 
+/* Makes the next call created by this thread notify fn(call, arg) on the loop
+ * thread when it finishes (for callers that do not block: asyncio). */
+void ock_api_notify_next(ock_call_notify fn, void *arg);
+
 /* Starts the loop thread if needed and installs the stop hook. */
 int ock_api_init(void);
 /* Closes every node and stops the loop thread, waiting at most timeout_ms. */

@@ -23,6 +23,7 @@ ock_event *ock_event_new(int type, const char *text) {
   e->type = type;
   e->level = 0;
   e->node_id = 0;
+  e->token = 0;
   e->text = text ? strdup(text) : NULL;
   ock_buf_init(&e->payload);
   e->onward = e->ret = NULL;

@@ -10,7 +10,7 @@
 #include "buf.h"
 #include "route.h"
 
-enum { OCK_EV_LOG = 1, OCK_EV_MESSAGE = 2, OCK_EV_STATUS = 3 };
+enum { OCK_EV_LOG = 1, OCK_EV_MESSAGE = 2, OCK_EV_STATUS = 3, OCK_EV_CALL = 4 };
 
 #define OCK_EVENTS_MAX 20000
 
@@ -19,7 +19,9 @@ struct ock_event {
   int type;
   int level;          /* LOG: level; STATUS: a status code */
   uint32_t node_id;   /* MESSAGE, STATUS */
-  char *text;         /* LOG: the line; MESSAGE: the worker's address; STATUS: object name */
+  uint64_t token;     /* CALL: the embedder's token for the finished call; level: its rc */
+  char *text;         /* LOG: the line; MESSAGE: the worker's address; STATUS: object name;
+                         CALL: the error detail, or the textual result */
   ock_buf payload;    /* MESSAGE */
   ock_route *onward;  /* MESSAGE only (NULL otherwise) */
   ock_route *ret;     /* MESSAGE only */

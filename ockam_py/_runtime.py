@@ -7,11 +7,13 @@ side (logging calls, worker handlers), so a slow handler never stalls routing.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import itertools
 import logging
 import os
 import threading
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _core
 
@@ -23,6 +25,42 @@ _lock = threading.Lock()
 _handlers: Dict[Tuple[int, str], Handler] = {}
 _status_handlers: Dict[Tuple[int, str], Handler] = {}
 _dispatcher: Optional[threading.Thread] = None
+# token -> (event loop, future, converter of the raw result)
+_pending: Dict[int, Tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[str, bytes], Any]]] = {}
+_tokens = itertools.count(1)
+
+
+def start_async(convert: Callable[[str, bytes], Any]) -> Tuple[int, "asyncio.Future[Any]"]:
+    """A token and a future of the running event loop, settled when the call's event arrives.
+
+    The C call completes on the loop thread and queues one event; the dispatcher
+    thread hands it to the event loop with ``call_soon_threadsafe``: no thread
+    per call and no polling.
+    """
+    loop = asyncio.get_running_loop()
+    future: "asyncio.Future[Any]" = loop.create_future()
+    token = next(_tokens)
+    with _lock:
+        _pending[token] = (loop, future, convert)
+    ensure_dispatcher()
+    return token, future
+
+
+def forget_async(token: int) -> None:
+    with _lock:
+        _pending.pop(token, None)
+
+
+def _settle(future: "asyncio.Future[Any]", code: int, text: str, payload: bytes, convert: Callable[[str, bytes], Any]) -> None:
+    if future.done():  # cancelled while the call ran: nothing to do
+        return
+    if code:
+        future.set_exception(_core.make_error(code, text))
+        return
+    try:
+        future.set_result(convert(text, payload))
+    except Exception as exc:  # a reply that cannot be decoded
+        future.set_exception(exc)
 _stopping = False
 
 
@@ -73,6 +111,16 @@ def _dispatch(event: tuple) -> None:
             handler(event)
         except Exception:  # a handler's bug must not stop the dispatcher
             logger.exception("worker %r raised while handling a message", address)
+    elif kind == "call":
+        _, token, code, text, payload = event
+        with _lock:
+            entry = _pending.pop(token, None)
+        if entry is not None:
+            loop, future, convert = entry
+            try:
+                loop.call_soon_threadsafe(_settle, future, code, text, payload, convert)
+            except RuntimeError:  # the event loop is closed
+                pass
     elif kind == "status":
         node_id, name = event[1], event[3]
         with _lock:

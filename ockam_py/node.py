@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -16,6 +18,13 @@ Route = Union[str, Sequence[str]]
 Payload = Union[str, bytes]
 
 SERVICES = ("echo", "uppercase", "hop")
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _worker_route(address: str) -> str:
@@ -213,13 +222,40 @@ class Node:
         if not raw:
             data = _core.bare_encode(data)
         reply = _core.request(self.id, to, data, timeout)
-        if raw:
-            return reply
+        return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
+
+    async def amessage_send(self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False) -> Payload:
+        """:meth:`message_send` for asyncio: never blocks the event loop; cancellation is clean."""
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        if not raw:
+            data = _core.bare_encode(data)
+
+        def convert(_text: str, reply: bytes) -> Payload:
+            return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
+
+        token, future = _runtime.start_async(convert)
+        try:
+            _core.request(self.id, to, data, timeout, token)
+            return await future
+        finally:
+            _runtime.forget_async(token)
+
+    async def aconnect_tcp(self, address: str, timeout: float = 10.0) -> TcpConnection:
+        """:meth:`connect_tcp` for asyncio."""
+        token, future = _runtime.start_async(lambda worker, _payload: worker)
+        try:
+            _core.connect(self.id, address, timeout, token)
+            worker = await future
+        finally:
+            _runtime.forget_async(token)
+        return TcpConnection(self.name, worker, address, True)
+
+    def _decode_reply(self, reply: bytes, to: Route, text: bool) -> Payload:
         try:
             body = _core.bare_decode(reply)
         except ValueError:
             raise ValueError(f"reply from {to!r} is not a BARE string: {reply[:32]!r}") from None
-        return body.decode("utf-8", "replace") if isinstance(payload, str) else body
+        return body.decode("utf-8", "replace") if text else body
 
     def send(self, to: Route, payload: bytes, return_route: Route = ()) -> None:
         """Sends raw ``payload`` along ``to`` without waiting for anything."""
@@ -228,12 +264,23 @@ class Node:
         _core.send(self.id, to, return_route, payload)
 
     def start_worker(self, address: str, handler: Callable[[Message], None]) -> Worker:
-        """Starts a Python worker at ``address``; ``handler(message)`` gets each message."""
+        """Starts a Python worker at ``address``; ``handler(message)`` gets each message.
+
+        Handlers run on the dispatcher thread. An ``async def`` handler runs on
+        the event loop that was running when the worker started.
+        """
         worker = Worker(self, address, handler)
+        loop = _running_loop() if inspect.iscoroutinefunction(handler) else None
+        if inspect.iscoroutinefunction(handler) and loop is None:
+            raise RuntimeError("an async handler needs a running event loop: start the worker from async code")
 
         def on_event(event: tuple) -> None:
             _, _node_id, addr, payload, onward, ret = event
-            handler(Message(self, addr, payload, onward, ret))
+            message = Message(self, addr, payload, onward, ret)
+            if loop is None:
+                handler(message)
+            else:
+                asyncio.run_coroutine_threadsafe(handler(message), loop)  # type: ignore[arg-type]
 
         if address in self._workers:
             raise ValueError(f"node {self.name!r} already has a worker at {address!r}")
@@ -268,6 +315,8 @@ class Node:
         route: Route = at
         if isinstance(at, str) and not at.startswith("/") and "#" not in at and ":" in at:
             route = [f"1#{at}"]
+        if name in self._relays:
+            raise ValueError(f"node {self.name!r} already has a relay named {name!r}")
         relay = Relay(self, name, at)
         _runtime.register_status_handler(self.id, name, relay._on_event)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
@@ -74,9 +75,10 @@ class Relay:
         _, _node_id, code, _name, detail = event
         status = STATUSES[code]
         with self._cond:
+            if self._status == "closed":  # close() already told everyone
+                return
             self._status = status
-            if detail:
-                self.detail = detail
+            self.detail = detail
             if status == "up":
                 self.up_count += 1
             self._cond.notify_all()
@@ -97,6 +99,28 @@ class Relay:
                 self._cond.wait(left if left is None else min(left, 0.2))
             return True
 
+    async def await_up(self, timeout: Optional[float] = None) -> bool:
+        """:meth:`wait_up` for asyncio: resolves on the status event, without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[bool]" = loop.create_future()
+
+        def on_change(_relay: "Relay", status: str) -> None:
+            if status in ("up", "closed"):
+                loop.call_soon_threadsafe(lambda: future.done() or future.set_result(status == "up"))
+
+        with self._cond:
+            if self._status in ("up", "closed"):
+                return self._status == "up"
+            self._callbacks.append(on_change)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            with self._cond:
+                if on_change in self._callbacks:
+                    self._callbacks.remove(on_change)
+
     def on_status(self, callback: StatusCallback) -> None:
         """Calls ``callback(relay, status)`` on every status change (on the dispatcher thread)."""
         with self._cond:
@@ -115,7 +139,11 @@ class Relay:
         _runtime.unregister_status_handler(self.node.id, self.name)
         with self._cond:
             self._status = "closed"
+            self.detail = ""
             self._cond.notify_all()
+            callbacks = list(self._callbacks)
+        for cb in callbacks:  # the loop's own "closed" event is no longer routed here
+            cb(self, "closed")
 
     def __repr__(self) -> str:
         return f"<Relay {self.name!r} of {self.node.name!r} at {self.at} {self._status}>"

@@ -58,6 +58,52 @@ static PyObject *raise_code(int rc, const char *detail) {
   return NULL;
 }
 
+/* The exception instance for an error code (for results that arrive later). */
+static PyObject *py_make_error(PyObject *self, PyObject *args) {
+  (void)self;
+  int rc;
+  const char *msg;
+  if (!PyArg_ParseTuple(args, "is", &rc, &msg)) return NULL;
+  raise_code(rc, msg);
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  Py_XDECREF(type);
+  Py_XDECREF(tb);
+  return value;
+}
+
+/* Loop thread: a call made with a token finished; queue its result. */
+static void call_to_event(ock_call *c, void *arg) {
+  ock_event *e = ock_event_new(OCK_EV_CALL, c->rc ? c->err : c->text);
+  if (!e) return;
+  e->token = (uint64_t)(uintptr_t)arg;
+  e->level = c->rc;
+  e->node_id = (uint32_t)c->u64;
+  if (ock_buf_append(&e->payload, c->out.data, c->out.len)) {
+    ock_event_free(e);
+    return;
+  }
+  ock_events_push(e);
+}
+
+/* With a token, a call does not wait: its result comes as a "call" event.
+ * Returns 1 (token given: notify armed), 0 (no token), -1 (error). */
+static int arm_async(PyObject *token) {
+  if (!token || token == Py_None) return 0;
+  unsigned long long t = PyLong_AsUnsignedLongLong(token);
+  if (PyErr_Occurred()) return -1;
+  ock_api_notify_next(call_to_event, (void *)(uintptr_t)t);
+  return 1;
+}
+
+/* For an async call: drop our reference at once, the event carries the result. */
+static PyObject *started(ock_call *c) {
+  if (!c) return PyErr_NoMemory();
+  ock_call_unref(c);
+  Py_RETURN_NONE;
+}
+
 /* Waits for the call and raises its error. Returns 0 on success; on -1 the
  * call was released and a Python error is set. On 0 the caller unrefs. */
 static int finish(ock_call *c) {
@@ -183,8 +229,12 @@ static PyObject *py_connect(PyObject *self, PyObject *args) {
   unsigned int id;
   const char *hostport;
   double t = 10.0;
-  if (!PyArg_ParseTuple(args, "Is|d", &id, &hostport, &t)) return NULL;
+  PyObject *token = NULL;
+  if (!PyArg_ParseTuple(args, "Is|dO", &id, &hostport, &t, &token)) return NULL;
+  int async = arm_async(token);
+  if (async < 0) return NULL;
   ock_call *c = ock_api_connect(id, hostport, timeout_ms(t));
+  if (async) return started(c);
   if (finish(c) < 0) return NULL;
   PyObject *r = PyUnicode_FromString(c->text);
   ock_call_unref(c);
@@ -194,17 +244,19 @@ static PyObject *py_connect(PyObject *self, PyObject *args) {
 static PyObject *py_request(PyObject *self, PyObject *args) {
   (void)self;
   unsigned int id;
-  PyObject *route;
+  PyObject *route, *token = NULL;
   Py_buffer payload;
   double t;
-  if (!PyArg_ParseTuple(args, "IOy*d", &id, &route, &payload, &t)) return NULL;
+  if (!PyArg_ParseTuple(args, "IOy*d|O", &id, &route, &payload, &t, &token)) return NULL;
   ock_route r;
-  if (route_from_py(route, &r) < 0) {
+  int async = route_from_py(route, &r) < 0 ? -1 : arm_async(token);
+  if (async < 0) {
     PyBuffer_Release(&payload);
     return NULL;
   }
   ock_call *c = ock_api_request(id, &r, payload.buf, (size_t)payload.len, timeout_ms(t));
   PyBuffer_Release(&payload);
+  if (async) return started(c);
   if (finish(c) < 0) return NULL;
   PyObject *out = PyBytes_FromStringAndSize((const char *)c->out.data, (Py_ssize_t)c->out.len);
   ock_call_unref(c);
@@ -359,6 +411,9 @@ static PyObject *event_to_py(ock_event *e) {
     Py_XDECREF(ret);
     return r;
   }
+  case OCK_EV_CALL:
+    return Py_BuildValue("(sKisy#)", "call", (unsigned long long)e->token, e->level, e->text ? e->text : "",
+                         (const char *)e->payload.data, (Py_ssize_t)e->payload.len);
   default:
     return Py_BuildValue("(sIiss#)", "status", e->node_id, e->level, e->text ? e->text : "",
                          e->payload.len ? (const char *)e->payload.data : "", (Py_ssize_t)e->payload.len);
@@ -447,8 +502,8 @@ static PyMethodDef methods[] = {
     {"node_create", py_node_create, METH_VARARGS, "node_create(name, listen) -> (id, bound address)"},
     {"node_close", py_node_close, METH_VARARGS, "node_close(id): close a node, wait until its sockets are closed"},
     {"start_service", py_start_service, METH_VARARGS, "start_service(id, kind, address)"},
-    {"connect", py_connect, METH_VARARGS, "connect(id, 'host:port', timeout) -> worker address"},
-    {"request", py_request, METH_VARARGS, "request(id, route, payload, timeout) -> reply payload"},
+    {"connect", py_connect, METH_VARARGS, "connect(id, 'host:port', timeout[, token]) -> worker address (None with a token)"},
+    {"request", py_request, METH_VARARGS, "request(id, route, payload, timeout[, token]) -> reply payload (None with a token)"},
     {"send", py_send, METH_VARARGS, "send(id, onward, return_route, payload)"},
     {"start_worker", py_start_worker, METH_VARARGS, "start_worker(id, address)"},
     {"stop_worker", py_stop_worker, METH_VARARGS, "stop_worker(id, address)"},
@@ -458,6 +513,7 @@ static PyMethodDef methods[] = {
     {"relay_close", py_relay_close, METH_VARARGS, "relay_close(id, name)"},
     {"relay_list", py_relay_list, METH_VARARGS, "relay_list(id) -> text"},
     {"relay_service_list", py_relay_service_list, METH_VARARGS, "relay_service_list(id) -> text"},
+    {"make_error", py_make_error, METH_VARARGS, "make_error(code, message) -> exception instance"},
     {"inlet_create", py_inlet_create, METH_VARARGS, "inlet_create(id, bind, route) -> bound address"},
     {"outlet_create", py_outlet_create, METH_VARARGS, "outlet_create(id, target, address)"},
     {"portal_close", py_portal_close, METH_VARARGS, "portal_close(id, 'inlet'|'outlet', address)"},
