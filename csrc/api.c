@@ -24,6 +24,7 @@ struct api_cmd {
   int need_node;
   char *s1, *s2;
   int i1;
+  long l1;
   ock_route r1, r2;
   ock_buf data;
   ock_relay_opts relay_opts;
@@ -394,6 +395,32 @@ static void do_portal_list(api_cmd *a, ock_node *n) {
 
 ock_call *ock_api_portal_list(uint32_t node) {
   api_cmd *a = cmd_new(do_portal_list, node, NULL, NULL);
+  return a ? submit(a) : NULL;
+}
+
+/* ---- limits ---- */
+
+static void do_set_limit(api_cmd *a, ock_node *n) {
+  if (ock_limits_set(&n->limits, a->s1, a->l1))
+    ock_call_fail(a->call, OCK_EINVAL, "bad limit %s=%ld (unknown name, or out of range)", a->s1, a->l1);
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_set_limit(uint32_t node, const char *name, long value) {
+  api_cmd *a = cmd_new(do_set_limit, node, name, NULL);
+  if (!a) return NULL;
+  a->l1 = value;
+  return submit(a);
+}
+
+static void do_limits(api_cmd *a, ock_node *n) {
+  ock_limits_list(&n->limits, &a->call->out);
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_limits(uint32_t node) {
+  api_cmd *a = cmd_new(do_limits, node, NULL, NULL);
   return a ? submit(a) : NULL;
 }
 

@@ -56,6 +56,10 @@ ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *a
 ock_call *ock_api_outlet_close(uint32_t node, const char *addr);
 /* out: ock_portal_list lines. */
 ock_call *ock_api_portal_list(uint32_t node);
+/* Sets one of the node's limits (node.h) by name. */
+ock_call *ock_api_set_limit(uint32_t node, const char *name, long value);
+/* out: "name value" lines. */
+ock_call *ock_api_limits(uint32_t node);
 /* Parses a route typed by a user (multiaddr or "0#a => 1#b"), resolving
  * /node/NAME against this process's nodes. */
 int ock_api_parse_route(const char *text, ock_route *out, char *err, size_t errcap);

@@ -104,6 +104,7 @@ int ock_node_create(const char *name, const char *listen, ock_node **out, char *
   if (!n) return OCK_ENOMEM;
   snprintf(n->name, sizeof n->name, "%s", name);
   ock_router_init(&n->router);
+  ock_limits_default(&n->limits);
   pthread_mutex_lock(&g_mu);
   if (find_by_name(name, strlen(name))) {
     pthread_mutex_unlock(&g_mu);

@@ -50,6 +50,26 @@ typedef struct {
   size_t count;
 } ock_router;
 
+/* Limits a node enforces on its peers, each with a default and settable by
+ * name. Hitting one logs a line and closes only the offending connection (or
+ * refuses the one registration or portal connection). */
+typedef struct {
+  long max_connections;           /* accepted connections open at once, per listener */
+  long max_frame;                 /* bytes in one frame body (Ockam: 16 MiB) */
+  long frame_timeout_ms;          /* to finish the preamble or a frame once begun */
+  long max_route_hops;            /* addresses in a received onward or return route */
+  long max_write_queue;           /* bytes queued for a peer that does not read */
+  long max_relays;                /* relays registered at this node */
+  long max_relays_per_connection;
+  long max_portal_connections;    /* open at once, per inlet or outlet */
+} ock_limits;
+
+void ock_limits_default(ock_limits *l);
+/* Sets limit `name` to value (> 0). Returns 0 or OCK_EINVAL (unknown name or bad value). */
+int ock_limits_set(ock_limits *l, const char *name, long value);
+/* Appends "name value\n" for each limit. */
+void ock_limits_list(const ock_limits *l, ock_buf *out);
+
 struct ock_node {
   uint32_t id;
   char name[128];
@@ -64,6 +84,8 @@ struct ock_node {
   char listen_addr[300];   /* bound listener "host:port", "" when none */
   uint64_t next_request_id;
   ock_ext_slot *exts;
+  ock_limits limits;
+  long accepted_open;      /* accepted connections open now (max_connections) */
   ock_node *next;
 };
 

@@ -387,6 +387,12 @@ int ock_portal_accept(ock_portal_set *set, uv_stream_t *server, const ock_route 
     return rc;
   }
   snprintf(p->target, sizeof p->target, "inlet client");
+  if (set->open > (uint64_t)set->node->limits.max_portal_connections) {
+    OCK_WARN("node %s: inlet has %ld portal connections open (the limit), refusing a client", p->node->name,
+             set->node->limits.max_portal_connections);
+    portal_close(p, 0);
+    return 0;
+  }
   p->remote = *to;
   p->state = P_HANDSHAKE;
   uv_timer_start(&p->timer, on_pong_timeout, (uint64_t)set->pong_timeout_ms, 0);
@@ -424,6 +430,12 @@ void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_m
   p->remote = ping->ret;
   p->caps = caps; /* what the inlet offered; negotiated in become_open */
   p->state = P_HANDSHAKE;
+  if (set->open > (uint64_t)set->node->limits.max_portal_connections) {
+    OCK_WARN("node %s: outlet has %ld portal connections open (the limit), refusing a Ping", p->node->name,
+             set->node->limits.max_portal_connections);
+    on_target(&p->dial, UV_EMFILE); /* answers Disconnect */
+    return;
+  }
   int rc = ock_dial_start(&p->dial, &p->tcp, target, on_target);
   if (rc) on_target(&p->dial, rc);
 }

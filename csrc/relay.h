@@ -11,14 +11,9 @@
 #define OCK_RELAY_PREFIX "forward_to_"
 #define OCK_RELAY_NAME_MAX 255
 
-typedef struct {
-  int max_relays;          /* in all, on this node */
-  int max_per_connection;  /* registered over one connection */
-} ock_relay_service_limits;
-
-/* Starts forwarding_service and static_forwarding_service on n. */
+/* Starts forwarding_service and static_forwarding_service on n; the
+ * node's max_relays and max_relays_per_connection limits apply. */
 int ock_relay_service_start(ock_node *n);
-void ock_relay_service_set_limits(ock_node *n, const ock_relay_service_limits *l);
 /* Appends one line per relay: "forward_to_<name> <route text>\n". */
 void ock_relay_service_list(ock_node *n, ock_buf *out);
 

@@ -24,8 +24,7 @@ struct relay {
 typedef struct {
   ock_worker service, alias;
   relay *relays;
-  int count;
-  ock_relay_service_limits limits;
+  long count;
   int started;
 } service_state;
 
@@ -56,8 +55,8 @@ static void relay_remove(ock_node *n, service_state *s, relay *r) {
   free(r);
 }
 
-static int per_connection(service_state *s, ock_addr first) {
-  int k = 0;
+static long per_connection(service_state *s, ock_addr first) {
+  long k = 0;
   for (relay *r = s->relays; r; r = r->next)
     if (r->route.n && ock_addr_eq(ock_route_at(&r->route, 0), first.tt, first.p, first.len)) k++;
   return k;
@@ -109,13 +108,13 @@ static int relay_address(ock_worker *w, const ock_msg *m, char *addr, size_t cap
 
 static int within_limits(ock_node *n, service_state *s, const ock_msg *m, relay *existing) {
   if (existing) return 1;
-  if (s->count >= s->limits.max_relays) {
-    OCK_WARN("node %s: relay limit of %d reached, registration refused", n->name, s->limits.max_relays);
+  if (s->count >= n->limits.max_relays) {
+    OCK_WARN("node %s: relay limit of %ld reached, registration refused", n->name, n->limits.max_relays);
     return 0;
   }
-  if (per_connection(s, ock_route_at(&m->ret, 0)) >= s->limits.max_per_connection) {
-    OCK_WARN("node %s: %d relays already registered through %.*s, registration refused", n->name,
-             s->limits.max_per_connection, (int)ock_route_at(&m->ret, 0).len, ock_route_at(&m->ret, 0).p);
+  if (per_connection(s, ock_route_at(&m->ret, 0)) >= n->limits.max_relays_per_connection) {
+    OCK_WARN("node %s: %ld relays already registered through %.*s, registration refused", n->name,
+             n->limits.max_relays_per_connection, (int)ock_route_at(&m->ret, 0).len, ock_route_at(&m->ret, 0).p);
     return 0;
   }
   return 1;
@@ -179,18 +178,12 @@ int ock_relay_service_start(ock_node *n) {
   service_state *s = ock_node_ext(n, &ops);
   if (!s) return OCK_ENOMEM;
   if (s->started) return OCK_EEXIST;
-  s->limits = (ock_relay_service_limits){4096, 64};
   s->service = (ock_worker){n, "forwarding_service", 18, OCK_FC_ALL, service_handle, s, 0, "relay_service", NULL};
   s->alias = (ock_worker){n, "static_forwarding_service", 25, OCK_FC_ALL, service_handle, s, 0, "relay_service", NULL};
   int rc = ock_router_add(n, &s->service);
   if (!rc) rc = ock_router_add(n, &s->alias);
   if (!rc) s->started = 1;
   return rc;
-}
-
-void ock_relay_service_set_limits(ock_node *n, const ock_relay_service_limits *l) {
-  service_state *s = ock_node_ext(n, &ops);
-  if (s) s->limits = *l;
 }
 
 void ock_relay_service_list(ock_node *n, ock_buf *out) {

@@ -145,6 +145,7 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   c->state = ST_CLOSING;
   c->close_status = status;
   if (was_open) ock_router_remove(c->node, &c->worker);
+  if (was_open && !c->outgoing) c->node->accepted_open--;
   fail_deferred(c, status);
   if (c->call) {
     ock_call_fail(c->call, status ? status : OCK_ECLOSED, "cannot connect to %s: %s", c->target,
@@ -240,6 +241,13 @@ static void sender_handle(ock_worker *worker, ock_msg *m, ock_tcp_conn *from) {
     ock_wpool_put(&c->pool, w);
     return;
   }
+  if (c->wq_bytes + w->buf.len > (uint64_t)c->node->limits.max_write_queue) {
+    OCK_WARN("connection %s to %s: peer is not reading (%zu bytes queued, limit %ld), closing", c->addr, c->peer,
+             c->wq_bytes, c->node->limits.max_write_queue);
+    ock_wpool_put(&c->pool, w);
+    ock_tcp_conn_close(c, OCK_ETOOBIG);
+    return;
+  }
   rc = submit(c, w);
   if (rc) ock_tcp_conn_close(c, rc);
 }
@@ -269,6 +277,11 @@ static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
              rc == OCK_ETOOBIG ? "route too long" : "bad CBOR");
     return rc;
   }
+  if (m.onward.n > c->node->limits.max_route_hops || m.ret.n >= c->node->limits.max_route_hops) {
+    OCK_WARN("connection %s from %s: route of more than %ld hops, closing", c->addr, c->peer,
+             c->node->limits.max_route_hops - 1);
+    return OCK_ETOOBIG;
+  }
   if (m.onward.n == 0) return 0; /* a heartbeat */
   if (ock_route_push_front(&m.ret, OCK_TT_LOCAL, c->addr, OCK_HEX_ADDR_LEN)) {
     OCK_WARN("connection %s from %s: return route too long, closing", c->addr, c->peer);
@@ -279,9 +292,29 @@ static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
 }
 
 /* Consumes every complete frame at the front of the read buffer. */
+static void on_frame_timeout(uv_timer_t *t) {
+  ock_tcp_conn *c = t->data;
+  OCK_WARN("connection %s from %s: %s not complete within %ld ms, closing", c->addr, c->peer,
+           c->got_preamble ? "frame" : "preamble", c->node->limits.frame_timeout_ms);
+  ock_tcp_conn_close(c, UV_ETIMEDOUT);
+}
+
+/* A frame (or the preamble) once begun must end within frame_timeout_ms:
+ * the clock restarts when a frame completes and stops when nothing is pending,
+ * so a peer trickling bytes cannot hold a connection's buffer forever. */
+static void arm_frame_timer(ock_tcp_conn *c, int progress) {
+  if (c->rbuf.len == 0 && c->got_preamble) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  if (progress || !uv_is_active((uv_handle_t *)&c->timer))
+    uv_timer_start(&c->timer, on_frame_timeout, (uint64_t)c->node->limits.frame_timeout_ms, 0);
+}
+
 static int process_input(ock_tcp_conn *c) {
   uint8_t *p = c->rbuf.data;
   size_t len = c->rbuf.len, off = 0;
+  int progress = 0;
   if (!c->got_preamble) {
     if (len < 1) return 0;
     if (p[0] != 0x01) {
@@ -290,12 +323,13 @@ static int process_input(ock_tcp_conn *c) {
     }
     c->got_preamble = 1;
     off = 1;
+    progress = 1;
   }
   while (len - off >= 4) {
     uint32_t body = be32(p + off);
-    if (body > OCK_FRAME_MAX) {
-      OCK_WARN("connection %s from %s: frame of %u bytes is over the %u byte limit, closing", c->addr,
-               c->peer, body, OCK_FRAME_MAX);
+    if (body > (uint64_t)c->node->limits.max_frame) {
+      OCK_WARN("connection %s from %s: frame of %u bytes is over the %ld byte limit, closing", c->addr,
+               c->peer, body, c->node->limits.max_frame);
       return OCK_ETOOBIG;
     }
     if (len - off - 4 < body) break;
@@ -303,8 +337,10 @@ static int process_input(ock_tcp_conn *c) {
     if (rc) return rc;
     if (c->state != ST_OPEN) return 0;
     off += 4 + (size_t)body;
+    progress = 1;
   }
   ock_buf_consume(&c->rbuf, off);
+  arm_frame_timer(c, progress);
   if (c->rbuf.len < READ_CHUNK) ock_buf_shrink(&c->rbuf, RBUF_KEEP);
   return 0;
 }
@@ -369,6 +405,8 @@ static int become_open(ock_tcp_conn *c) {
   int rc = ock_router_add(c->node, &c->worker);
   if (rc) return rc;
   c->state = ST_OPEN;
+  if (!c->outgoing) c->node->accepted_open++;
+  arm_frame_timer(c, 1); /* the peer's preamble is due at once (spec 3.1) */
   write_preamble(c);
   if (c->state != ST_OPEN) return 0;
   rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -441,6 +479,10 @@ int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
   c->open_handles = 2;
   c->state = ST_CONNECTING;
   int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+  if (!rc && n->accepted_open >= n->limits.max_connections) {
+    OCK_WARN("node %s: %ld accepted connections open (the limit), refusing another", n->name, n->accepted_open);
+    rc = OCK_ETOOBIG;
+  }
   if (!rc) rc = become_open(c);
   if (rc) ock_tcp_conn_close(c, rc);
   return rc;

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from . import _core
 
 logger = logging.getLogger("ockam_py")
+logger.addHandler(logging.NullHandler())  # a library: the application decides where lines go
 
 Handler = Callable[[tuple], None]
 

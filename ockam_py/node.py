@@ -362,6 +362,23 @@ class Node:
         """The node's open outlets."""
         return [p for p in self._portals.values() if isinstance(p, Outlet)]
 
+    def limits(self) -> Dict[str, int]:
+        """The limits this node enforces on its peers, by name (see :meth:`set_limits`)."""
+        return {k: int(v) for k, v in (line.split(" ") for line in _core.limits(self.id).splitlines())}
+
+    def set_limits(self, **limits: int) -> None:
+        """Sets limits by name; hitting one logs a line and closes only the offender.
+
+        ``max_connections`` (accepted connections open at once), ``max_frame``
+        (bytes of one frame, at most 16 MiB), ``frame_timeout_ms`` (to finish
+        the preamble or a frame once begun), ``max_route_hops``,
+        ``max_write_queue`` (bytes queued for a peer that does not read),
+        ``max_relays``, ``max_relays_per_connection``, ``max_portal_connections``
+        (per inlet or outlet).
+        """
+        for name, value in limits.items():
+            _core.set_limit(self.id, name, int(value))
+
     def relays(self) -> List[Relay]:
         """The relays this node keeps registered elsewhere."""
         return list(self._relays.values())

@@ -392,6 +392,22 @@ static PyObject *py_portal_list(PyObject *self, PyObject *args) {
   return text_result(ock_api_portal_list(id));
 }
 
+static PyObject *py_set_limit(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *name;
+  long value;
+  if (!PyArg_ParseTuple(args, "Isl", &id, &name, &value)) return NULL;
+  return simple(ock_api_set_limit(id, name, value));
+}
+
+static PyObject *py_limits(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  return text_result(ock_api_limits(id));
+}
+
 static PyObject *py_parse_route(PyObject *self, PyObject *arg) {
   (void)self;
   ock_route r;
@@ -518,6 +534,8 @@ static PyMethodDef methods[] = {
     {"outlet_create", py_outlet_create, METH_VARARGS, "outlet_create(id, target, address)"},
     {"portal_close", py_portal_close, METH_VARARGS, "portal_close(id, 'inlet'|'outlet', address)"},
     {"portal_list", py_portal_list, METH_VARARGS, "portal_list(id) -> text"},
+    {"set_limit", py_set_limit, METH_VARARGS, "set_limit(id, name, value)"},
+    {"limits", py_limits, METH_VARARGS, "limits(id) -> 'name value' lines"},
     {"parse_route", py_parse_route, METH_O, "parse_route(route) -> ['tt#address', ...]"},
     {"next_event", py_next_event, METH_VARARGS, "next_event(timeout) -> tuple or None"},
     {"interrupt_events", py_interrupt_events, METH_NOARGS, "wake a thread blocked in next_event"},

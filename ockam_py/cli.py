@@ -1,0 +1,908 @@
+"""``ockam-py``: Ockam's command line for the nodes of this package.
+
+Each node is a background process (see :mod:`ockam_py.daemon`) with its state
+under ``$OCKAM_PY_HOME``; commands talk to it over its control socket::
+
+    ockam-py node create n2 --tcp-listener-address 127.0.0.1:4000
+    ockam-py node create n3
+    ockam-py service start hop --at n3
+    ockam-py relay create n3 --at /node/n2 --to /node/n3
+    ockam-py node create n1
+    ockam-py tcp-connection create --from n1 --to 127.0.0.1:4000
+    ockam-py message send hello --from n1 --to /worker/<hex>/service/forward_to_n3/service/uppercase
+    ockam-py node delete --all --yes
+
+``/node/NAME`` in a route is the TCP listener of the named node, as in Ockam's
+CLI: it is rewritten to ``/ip4/127.0.0.1/tcp/PORT`` before the route is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+
+from . import daemon as d
+
+PROG = "ockam-py"
+START_TIMEOUT = 15.0
+
+
+class CliError(Exception):
+    """An error to report as one line (plus an optional hint line)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# ---------------------------------------------------------------------------
+# Output
+
+
+def use_color(stream: TextIO, no_color: bool = False) -> bool:
+    """Colours only on a terminal, never with ``--no-color`` or ``NO_COLOR`` set."""
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "cyan": "36"}
+
+
+@dataclass
+class Ctx:
+    """What every command gets: its arguments, the state home and the output style."""
+
+    args: argparse.Namespace
+    home: Path
+    json: bool
+    color: bool
+    verbose: int
+
+    def c(self, text: str, style: str) -> str:
+        """``text`` in ``style`` (a colour or bold/dim) when colours are on."""
+        if not self.color:
+            return text
+        codes = ";".join(_CODES[s] for s in style.split("+"))
+        return f"\033[{codes}m{text}\033[0m"
+
+    def emit(self, data: Any, text: "str | Callable[[], str]") -> None:
+        """Prints ``data`` as JSON with ``--output json``, otherwise the text."""
+        if self.json:
+            print(json.dumps(data, indent=2))
+        else:
+            out = text() if callable(text) else text
+            if out:
+                print(out)
+
+    # -- nodes -----------------------------------------------------------------
+
+    def node_dir(self, name: Optional[str], what: str = "--at") -> d.NodeDir:
+        """The state directory of an existing node named ``name`` (or ``/node/name``).
+
+        Without a name, the default node (the first one created).
+        """
+        if name is None:
+            default = default_node(self.home)
+            if default is None:
+                raise CliError(f"no node given and no default node", f"pass {what} NODE, or create one: {PROG} node create NAME")
+            name = default
+        if name.startswith("/node/"):
+            name = name[len("/node/"):]
+        nd = d.NodeDir(self.home, name)
+        if not d.valid_name(name) or not nd.exists():
+            raise CliError(f"unknown node '{name}'", f"see: {PROG} node list")
+        return nd
+
+    def call(self, nd: d.NodeDir, op: str, timeout: float = 15.0, **args: Any) -> Any:
+        """Asks node ``nd``'s daemon to run ``op``; daemon errors become :class:`CliError`."""
+        try:
+            return d.request(nd, op, timeout=timeout, verbose=self.verbose > 0, **args)
+        except d.NotRunningError:
+            raise CliError(f"node '{nd.name}' is not running", f"start it with: {PROG} node start {nd.name}") from None
+        except d.RemoteError as e:
+            if self.verbose and e.remote_traceback:
+                sys.stderr.write(e.remote_traceback)
+            raise CliError(str(e)) from None
+
+
+# ---------------------------------------------------------------------------
+# Addresses and routes
+
+
+def default_node(home: Path) -> Optional[str]:
+    """The default node's name, if it still exists."""
+    try:
+        name = (home / "default").read_text().strip()
+    except OSError:
+        return None
+    return name if name and d.NodeDir(home, name).exists() else None
+
+
+def set_default_node(home: Path, name: Optional[str]) -> None:
+    """Makes ``name`` the default node (None: no default)."""
+    path = home / "default"
+    if name is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(name + "\n")
+
+
+def host_port(value: str, what: str = "address", listen: bool = False) -> str:
+    """``HOST:PORT``, ``:PORT``, ``PORT`` or ``/ip4/H/tcp/P``-like as ``host:port``."""
+    v = value.strip()
+    m = re.fullmatch(r"/(ip4|ip6|dnsaddr|dns4|dns6)/([^/]+)/tcp/(\d+)", v)
+    if m:
+        host, port = m.group(2), m.group(3)
+        if m.group(1) == "ip6":
+            host = f"[{host}]"
+    elif v.isdigit():
+        host, port = "127.0.0.1", v
+    elif ":" in v:
+        host, port = v.rsplit(":", 1)
+        host = host or "127.0.0.1"
+    else:
+        raise CliError(f"bad {what} '{value}': expected HOST:PORT")
+    if not port.isdigit() or not (0 if listen else 1) <= int(port) <= 65535 or not host:
+        raise CliError(f"bad {what} '{value}': expected HOST:PORT with a port from {0 if listen else 1} to 65535")
+    return f"{host}:{int(port)}"
+
+
+def node_multiaddr(home: Path, name: str, route: str = "") -> str:
+    """``/ip4/127.0.0.1/tcp/PORT``: how to reach node ``name``'s TCP listener."""
+    nd = d.NodeDir(home, name)
+    if not d.valid_name(name) or not nd.exists():
+        where = f" in route '{route}'" if route else ""
+        raise CliError(f"unknown node '{name}'{where}", f"see: {PROG} node list")
+    listener = nd.load().tcp_listener_address
+    if not listener:
+        raise CliError(f"node '{name}' has no TCP listener")
+    host, port = listener.rsplit(":", 1)
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0"):
+        return f"/ip4/127.0.0.1/tcp/{port}"
+    if host == "::":
+        return f"/ip6/::1/tcp/{port}"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return f"/dnsaddr/{host}/tcp/{port}"
+    return f"/ip{ip.version}/{host}/tcp/{port}"
+
+
+def resolve_route(home: Path, route: str) -> str:
+    """Rewrites each ``/node/NAME`` of a multiaddr route to that node's listener address.
+
+    Then parses it as the node will, so a malformed route is reported here,
+    naming what is wrong, before anything is sent.
+    """
+    from . import RouteError, parse_route
+
+    route = route.strip()
+    if not route:
+        raise CliError("empty route")
+    out = route
+    if route.startswith("/"):
+        parts = route.split("/")[1:]
+        if len(parts) % 2 == 0:  # protocol/value pairs; otherwise let the parser say what is wrong
+            out = "".join(
+                node_multiaddr(home, value, route) if proto == "node" else f"/{proto}/{value}"
+                for proto, value in zip(parts[0::2], parts[1::2])
+            )
+    try:
+        parse_route(out)
+    except (RouteError, ValueError) as e:
+        raise CliError(str(e).replace(out, route)) from None
+    return out
+
+
+def duration(value: str) -> float:
+    """``5``, ``5s``, ``500ms``, ``2m`` as seconds (argparse type)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*", value)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"bad duration '{value}': expected seconds, e.g. 5, 5s, 500ms, 1m")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+def worker_name(value: str, what: str) -> str:
+    """``/service/outlet`` or ``outlet`` as ``outlet``."""
+    name = value[len("/service/"):] if value.startswith("/service/") else value
+    if not name or "/" in name or "#" in name or " " in name:
+        raise CliError(f"bad {what} '{value}': expected /service/NAME or NAME")
+    return name
+
+
+# ---------------------------------------------------------------------------
+# Node life cycle
+
+
+def node_status(nd: d.NodeDir) -> "tuple[str, Optional[int]]":
+    """``("running", pid)``, ``("starting", pid)`` (alive, not answering) or ``("stopped", None)``."""
+    pid = nd.daemon_pid()
+    if d.ping(nd, timeout=1.0):
+        return "running", pid
+    return ("starting", pid) if pid else ("stopped", None)
+
+
+def node_summary(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
+    """What ``node list`` shows of a node."""
+    status, pid = node_status(nd)
+    config = nd.load()
+    listener = config.tcp_listener_address
+    return {
+        "name": nd.name,
+        "status": status,
+        "pid": pid,
+        "default": default_node(ctx.home) == nd.name,
+        "tcp_listener_address": listener,
+        "route": f"/node/{nd.name}",
+        "multiaddr": node_multiaddr(ctx.home, nd.name) if listener else None,
+        "log": str(nd.log_file),
+    }
+
+
+def wait_started(nd: d.NodeDir, poll: Callable[[], Optional[int]], pid: int) -> None:
+    """Waits until the daemon answers; if it died, its last log line is the error."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not d.ping(nd, timeout=1.0):
+        if poll() is not None:
+            line = d.last_log_line(nd)
+            raise CliError(line[len("error: "):] if line.startswith("error: ") else (line or "the node exited at once"))
+        if time.monotonic() > deadline:
+            _kill(pid)
+            raise CliError(f"node '{nd.name}' did not start within {START_TIMEOUT:g} s", f"see its log: {nd.log_file}")
+        time.sleep(0.03)
+
+
+def _kill(pid: int) -> None:
+    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        if d.wait_dead(pid, wait):
+            return
+    raise CliError(f"could not stop process {pid}")
+
+
+def stop_node(nd: d.NodeDir) -> bool:
+    """Stops the node's daemon: a stop request, then SIGTERM, then SIGKILL. True if it ran."""
+    pid = nd.daemon_pid()
+    asked = False
+    try:
+        d.request(nd, "stop", timeout=3.0)
+        asked = True
+    except (d.NotRunningError, d.RemoteError, OSError, ValueError):
+        pass
+    if pid is None:
+        return asked
+    if not (asked and d.wait_dead(pid, 5.0)):
+        _kill(pid)
+    return True
+
+
+def start_daemon(ctx: Ctx, nd: d.NodeDir) -> int:
+    """Spawns the node's daemon and waits until it answers; returns its pid."""
+    pid, poll = d.spawn(nd, verbose=ctx.verbose > 1)
+    wait_started(nd, poll, pid)
+    return pid
+
+
+# ---------------------------------------------------------------------------
+# node ...
+
+
+def cmd_node_create(ctx: Ctx) -> int:
+    """``node create [NAME] [--tcp-listener-address A] [--foreground]``."""
+    a = ctx.args
+    name = a.name or f"node-{secrets.token_hex(3)}"
+    if not d.valid_name(name):
+        raise CliError(f"bad node name '{name}': use letters, digits, '_', '.', '-' (up to 64)")
+    listener = host_port(a.tcp_listener_address, "TCP listener address", listen=True)
+    (ctx.home / "nodes").mkdir(parents=True, exist_ok=True, mode=0o700)
+    nd = d.NodeDir(ctx.home, name)
+    if not d.socket_path_ok(nd):
+        raise CliError(f"state path too long for a unix socket: {nd.socket}", f"set {d.HOME_ENV} to a shorter path")
+    try:
+        nd.path.mkdir(mode=0o700)
+    except FileExistsError:
+        if nd.exists():
+            raise CliError(f"node '{name}' already exists", f"see: {PROG} node show {name}") from None
+        shutil.rmtree(nd.path, ignore_errors=True)  # left by a create that failed half-way
+        nd.path.mkdir(mode=0o700)
+    nd.save(d.NodeConfig(name=name, tcp_listener_address=listener, created=time.time()))
+    if default_node(ctx.home) is None:
+        set_default_node(ctx.home, name)
+    if a.foreground:
+        sys.stderr.write(f"Node {name} runs in the foreground; Ctrl-C stops it. Log: {nd.log_file}\n")
+        return d.run(nd, foreground=True, verbose=ctx.verbose > 0)
+    try:
+        start_daemon(ctx, nd)
+    except BaseException:
+        shutil.rmtree(nd.path, ignore_errors=True)
+        if default_node(ctx.home) is None:
+            set_default_node(ctx.home, None)
+        raise
+    info = node_summary(ctx, nd)
+    ctx.emit(info, lambda: f"{ctx.c('✔', 'green')} Created a new node named {ctx.c(name, 'bold')}"
+             f" (pid {info['pid']}, TCP listener {info['tcp_listener_address']})")
+    return 0
+
+
+def cmd_node_list(ctx: Ctx) -> int:
+    """``node list``: every node, running or stopped."""
+    rows = [node_summary(ctx, d.NodeDir(ctx.home, n)) for n in d.node_names(ctx.home)]
+
+    def text() -> str:
+        if not rows:
+            return f"No nodes. Create one with: {PROG} node create NAME"
+        table = [("NODE", "STATUS", "PID", "TCP LISTENER")] + [
+            (r["name"] + (" (default)" if r["default"] else ""), r["status"], str(r["pid"] or "-"),
+             r["tcp_listener_address"] or "-")
+            for r in rows
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(4)]
+        lines = []
+        for i, row in enumerate(table):
+            cells = [cell.ljust(w) for cell, w in zip(row, widths)]
+            if i == 0:
+                cells = [ctx.c(c, "bold") for c in cells]
+            else:
+                cells[1] = ctx.c(cells[1], {"running": "green", "stopped": "red"}.get(row[1], "yellow"))
+            lines.append("  ".join(cells).rstrip())
+        return "\n".join(lines)
+
+    ctx.emit(rows, text)
+    return 0
+
+
+def _node_details(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
+    info = node_summary(ctx, nd)
+    if info["status"] == "running":
+        try:
+            live = ctx.call(nd, "info")
+        except CliError:
+            live = None
+        if live is not None:
+            live.pop("name", None)
+            live.pop("pid", None)
+            return {**info, **live}
+    config = nd.load()
+    stopped = {
+        "services": [{"kind": k, "address": f"/service/{k}"} for k in d.DEFAULT_SERVICES]
+        + [{"kind": s["kind"], "address": f"/service/{s['address']}"} for s in config.services],
+        "tcp_connections": [],
+        "relays": [{"name": r["name"], "status": "stopped", "at": r["at_display"],
+                    "remote_address": f"{r['at_display']}/service/forward_to_{r['name']}",
+                    "local_address": f"/node/{nd.name}"} for r in config.relays],
+        "relay_entries": [],
+        "inlets": [{"alias": i["alias"], "bind_address": i["bind"], "to": i["to_display"]} for i in config.inlets],
+        "outlets": [{"address": f"/service/{o['address']}", "to": o["to"]} for o in config.outlets],
+        "restore_errors": [],
+    }
+    return {**info, **stopped}
+
+
+def _relay_line(ctx: Ctx, r: Dict[str, Any]) -> str:
+    status = ctx.c(r["status"], "green" if r["status"] == "up" else "yellow")
+    return f"Relay {ctx.c(r['name'], 'bold')} {status}: {r['remote_address']} → {r['local_address']}"
+
+
+def _inlet_line(ctx: Ctx, i: Dict[str, Any]) -> str:
+    return f"Inlet {ctx.c(i['alias'], 'bold')} at {i['bind_address']} → {i['to']}" + _stats(i)
+
+
+def _outlet_line(ctx: Ctx, o: Dict[str, Any]) -> str:
+    return f"Outlet {ctx.c(o['address'], 'bold')} → {o['to']}" + _stats(o)
+
+
+def _conn_line(ctx: Ctx, c: Dict[str, Any]) -> str:
+    way = "to" if c["outgoing"] else "from"
+    return f"{ctx.c(c['address'], 'bold')} {way} {c['peer']} ({c['bytes_in']} B in, {c['bytes_out']} B out)"
+
+
+def _stats(p: Dict[str, Any]) -> str:
+    return f" ({p['open']} open, {p['total']} in total)" if "open" in p else ""
+
+
+def cmd_node_show(ctx: Ctx) -> int:
+    """``node show NAME``: status, listener, services, connections, relays, portals."""
+    nd = ctx.node_dir(ctx.args.name, "NAME")
+    info = _node_details(ctx, nd)
+
+    def text() -> str:
+        status = ctx.c(info["status"], "green" if info["status"] == "running" else "red")
+        pid = f" (pid {info['pid']})" if info["pid"] else ""
+        lines = [f"Node {ctx.c(nd.name, 'bold')}{' (default)' if info['default'] else ''}: {status}{pid}"]
+        if info["multiaddr"]:
+            lines.append(f"  Route: /node/{nd.name} → {info['multiaddr']}")
+            lines.append(f"  TCP listener: {info['tcp_listener_address']}")
+        lines.append("  Services: " + ", ".join(f"{s['address']} ({s['kind']})" for s in info["services"]))
+        sections = (
+            ("TCP connections", [_conn_line(ctx, c) for c in info["tcp_connections"]]),
+            ("Relays", [_relay_line(ctx, r) for r in info["relays"]]),
+            ("Relays registered here", [f"/service/{e['address']} → {e['route']}" for e in info["relay_entries"]]),
+            ("TCP outlets", [_outlet_line(ctx, o) for o in info["outlets"]]),
+            ("TCP inlets", [_inlet_line(ctx, i) for i in info["inlets"]]),
+            ("Not restored", info["restore_errors"]),
+        )
+        for title, items in sections:
+            if items:
+                lines.append(f"  {title}:")
+                lines.extend(f"    {item}" for item in items)
+        lines.append(f"  Log: {nd.log_file}")
+        return "\n".join(lines)
+
+    ctx.emit(info, text)
+    return 0
+
+
+def cmd_node_start(ctx: Ctx) -> int:
+    """``node start NAME``: runs a stopped node again with everything it ran."""
+    nd = ctx.node_dir(ctx.args.name, "NAME")
+    if d.ping(nd):
+        info = node_summary(ctx, nd)
+        ctx.emit(info, f"Node {nd.name} is already running (pid {info['pid']})")
+        return 0
+    start_daemon(ctx, nd)
+    info = _node_details(ctx, nd)
+
+    def text() -> str:
+        lines = [f"{ctx.c('✔', 'green')} Started node {ctx.c(nd.name, 'bold')} (pid {info['pid']}, "
+                 f"TCP listener {info['tcp_listener_address']})"]
+        lines += [f"  warning: not restored: {e}" for e in info["restore_errors"]]
+        return "\n".join(lines)
+
+    ctx.emit(info, text)
+    return 0
+
+
+def cmd_node_stop(ctx: Ctx) -> int:
+    """``node stop NAME``: stops the node's process; ``node start`` runs it again."""
+    nd = ctx.node_dir(ctx.args.name, "NAME")
+    was_running = stop_node(nd)
+    ctx.emit({"name": nd.name, "was_running": was_running},
+             f"Stopped node {nd.name}" if was_running else f"Node {nd.name} was not running")
+    return 0
+
+
+def cmd_node_delete(ctx: Ctx) -> int:
+    """``node delete NAME | --all [--yes]``: stops nodes and removes their state."""
+    a = ctx.args
+    if a.all == bool(a.name):
+        raise CliError("give a node NAME or --all")
+    names = d.node_names(ctx.home) if a.all else [ctx.node_dir(a.name, "NAME").name]
+    if a.all and names and not a.yes:
+        if not sys.stdin.isatty():
+            raise CliError("deleting all nodes needs confirmation", "pass --yes")
+        answer = input(f"Delete all {len(names)} nodes ({', '.join(names)})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise CliError("not confirmed; nothing deleted")
+    deleted = []
+    for name in names:
+        nd = d.NodeDir(ctx.home, name)
+        stop_node(nd)
+        shutil.rmtree(nd.path, ignore_errors=True)
+        deleted.append(name)
+    if default_node(ctx.home) is None:
+        set_default_node(ctx.home, None)
+    ctx.emit({"deleted": deleted},
+             "\n".join(f"{ctx.c('✔', 'green')} Deleted node {ctx.c(n, 'bold')}" for n in deleted) or "No nodes to delete")
+    return 0
+
+
+def cmd_node_logs(ctx: Ctx) -> int:
+    """``node logs NAME``: the node's log (``--path``: only where it is)."""
+    nd = ctx.node_dir(ctx.args.name, "NAME")
+    if ctx.args.path or ctx.json:
+        ctx.emit({"name": nd.name, "log": str(nd.log_file)}, str(nd.log_file))
+        return 0
+    try:
+        lines = nd.log_file.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        lines = []
+    if ctx.args.lines:
+        lines = lines[-ctx.args.lines:]
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_node_default(ctx: Ctx) -> int:
+    """``node default [NAME]``: shows or sets the node used when a command names none."""
+    if ctx.args.name:
+        nd = ctx.node_dir(ctx.args.name, "NAME")
+        set_default_node(ctx.home, nd.name)
+    name = default_node(ctx.home)
+    ctx.emit({"default": name}, name or "No default node")
+    return 0
+
+
+def cmd_node_run(ctx: Ctx) -> int:
+    """Hidden: the daemon itself (what ``node create`` and ``node start`` spawn)."""
+    nd = d.NodeDir(ctx.home, ctx.args.name)
+    if not nd.exists():
+        sys.stderr.write(f"error: unknown node '{ctx.args.name}'\n")
+        return 1
+    return d.run(nd, foreground=False, verbose=ctx.verbose > 0)
+
+
+# ---------------------------------------------------------------------------
+# services, connections, messages
+
+
+def cmd_service_start(ctx: Ctx) -> int:
+    """``service start hop|echo|uppercase --at NODE [--addr A]``."""
+    nd = ctx.node_dir(ctx.args.at)
+    addr = worker_name(ctx.args.addr, "service address") if ctx.args.addr else None
+    res = ctx.call(nd, "service_start", kind=ctx.args.kind, address=addr)
+    ctx.emit({"node": nd.name, **res},
+             f"{ctx.c('✔', 'green')} Started {res['kind']} service at {ctx.c(res['address'], 'bold')} on node {nd.name}")
+    return 0
+
+
+def cmd_service_list(ctx: Ctx) -> int:
+    """``service list --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "service_list")
+    ctx.emit(res, lambda: "\n".join(f"{s['address']} ({s['kind']})" for s in res))
+    return 0
+
+
+def cmd_tcp_connection_create(ctx: Ctx) -> int:
+    """``tcp-connection create --from NODE --to HOST:PORT``: prints ``/worker/<hex>``."""
+    nd = ctx.node_dir(ctx.args.from_, "--from")
+    to = ctx.args.to
+    if to.startswith("/node/"):
+        to = node_multiaddr(ctx.home, to[len("/node/"):].split("/")[0])
+    target = host_port(to, "--to address")
+    res = ctx.call(nd, "tcp_connection_create", timeout=ctx.args.timeout + 5, to=target, wait=ctx.args.timeout)
+    ctx.emit({"node": nd.name, **res}, res["address"])
+    return 0
+
+
+def cmd_tcp_connection_list(ctx: Ctx) -> int:
+    """``tcp-connection list --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "tcp_connection_list")
+    ctx.emit(res, lambda: "\n".join(_conn_line(ctx, c) for c in res) or f"Node {nd.name} has no TCP connections")
+    return 0
+
+
+def cmd_tcp_connection_delete(ctx: Ctx) -> int:
+    """``tcp-connection delete ADDRESS --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    address = ctx.args.address
+    if not address.startswith("/worker/"):
+        address = f"/worker/{address}"
+    ctx.call(nd, "tcp_connection_delete", address=address)
+    ctx.emit({"node": nd.name, "address": address}, f"{ctx.c('✔', 'green')} Deleted TCP connection {address}")
+    return 0
+
+
+def cmd_message_send(ctx: Ctx) -> int:
+    """``message send MSG --from NODE --to ROUTE [--timeout S]``: prints the reply."""
+    a = ctx.args
+    route = resolve_route(ctx.home, a.to)
+    if a.from_ is None and default_node(ctx.home) is None:
+        reply = _send_from_temporary_node(a.message, route, a.timeout, a.to)
+    else:
+        nd = ctx.node_dir(a.from_, "--from")
+        reply = _send_via(ctx, nd, a.message, route, a.timeout, a.to)
+    ctx.emit({"reply": reply}, reply)
+    return 0
+
+
+def _send_via(ctx: Ctx, nd: d.NodeDir, message: str, route: str, timeout: float, shown: str) -> str:
+    try:
+        res = d.request(nd, "message_send", timeout=timeout + 5, verbose=ctx.verbose > 0,
+                        message=message, to=route, wait=timeout)
+    except d.NotRunningError:
+        raise CliError(f"node '{nd.name}' is not running", f"start it with: {PROG} node start {nd.name}") from None
+    except d.RemoteError as e:
+        if ctx.verbose and e.remote_traceback:
+            sys.stderr.write(e.remote_traceback)
+        msg = str(e).replace(route, shown)
+        if e.kind == "TimeoutError":
+            msg = f"{msg} from {shown}"
+        raise CliError(msg) from None
+    return str(res["reply"])
+
+
+def _send_from_temporary_node(message: str, route: str, timeout: float, shown: str) -> str:
+    from .node import Node
+
+    with Node(f"ockam-py-{os.getpid()}") as node:
+        try:
+            return str(node.message_send(message, to=route, timeout=timeout))
+        except TimeoutError as e:
+            raise CliError(f"{e} from {shown}") from None
+        except OSError as e:
+            raise CliError(e.strerror if e.errno and e.strerror else str(e)) from None
+
+
+# ---------------------------------------------------------------------------
+# relays and portals
+
+
+def cmd_relay_create(ctx: Ctx) -> int:
+    """``relay create [NAME] --at ROUTE --to NODE``: makes NODE reachable at ROUTE/service/forward_to_NAME."""
+    a = ctx.args
+    nd = ctx.node_dir(a.to, "--to")
+    at = a.at.strip()
+    if at.startswith("/"):
+        at_route = resolve_route(ctx.home, at)
+        display = at
+    else:
+        at_route = host_port(at, "--at address")
+        display = node_multiaddr_of_hostport(at_route)
+    res = ctx.call(nd, "relay_create", timeout=a.timeout + 5, name=a.name, at=at_route, at_display=display,
+                   wait=a.timeout)
+    arrow = ctx.c("→", "dim")
+    ctx.emit({"node": nd.name, **res},
+             f"{ctx.c('✔', 'green')} Now relaying messages from {ctx.c(res['remote_address'], 'bold')} {arrow} "
+             f"{ctx.c(res['local_address'], 'bold')}")
+    return 0
+
+
+def node_multiaddr_of_hostport(hp: str) -> str:
+    """``127.0.0.1:4000`` as ``/ip4/127.0.0.1/tcp/4000`` (``/dnsaddr/...`` for names)."""
+    host, port = hp.rsplit(":", 1)
+    host = host.strip("[]")
+    try:
+        return f"/ip{ipaddress.ip_address(host).version}/{host}/tcp/{port}"
+    except ValueError:
+        return f"/dnsaddr/{host}/tcp/{port}"
+
+
+def cmd_relay_list(ctx: Ctx) -> int:
+    """``relay list --to NODE``: the relays NODE keeps registered."""
+    nd = ctx.node_dir(ctx.args.to, "--to")
+    res = ctx.call(nd, "relay_list")
+    ctx.emit(res, lambda: "\n".join(_relay_line(ctx, r) for r in res) or f"Node {nd.name} has no relays")
+    return 0
+
+
+def cmd_relay_delete(ctx: Ctx) -> int:
+    """``relay delete NAME --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at, "--at")
+    ctx.call(nd, "relay_delete", name=ctx.args.name)
+    ctx.emit({"node": nd.name, "name": ctx.args.name},
+             f"{ctx.c('✔', 'green')} Relay {ctx.args.name} on node {nd.name} has been deleted")
+    return 0
+
+
+def cmd_outlet_create(ctx: Ctx) -> int:
+    """``tcp-outlet create --at NODE --from /service/outlet --to HOST:PORT``."""
+    a = ctx.args
+    nd = ctx.node_dir(a.at)
+    address = worker_name(a.from_, "--from address")
+    target = host_port(a.to, "--to address")
+    res = ctx.call(nd, "outlet_create", address=address, to=target)
+    ctx.emit({"node": nd.name, **res},
+             f"{ctx.c('✔', 'green')} Created a new TCP outlet in the node {nd.name} at "
+             f"{ctx.c(res['address'], 'bold')} bound to {ctx.c(res['to'], 'bold')}")
+    return 0
+
+
+def cmd_outlet_list(ctx: Ctx) -> int:
+    """``tcp-outlet list --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "outlet_list")
+    ctx.emit(res, lambda: "\n".join(_outlet_line(ctx, o) for o in res) or f"Node {nd.name} has no TCP outlets")
+    return 0
+
+
+def cmd_outlet_delete(ctx: Ctx) -> int:
+    """``tcp-outlet delete ADDRESS --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    address = worker_name(ctx.args.address, "outlet address")
+    res = ctx.call(nd, "outlet_delete", address=address)
+    ctx.emit({"node": nd.name, **res}, f"{ctx.c('✔', 'green')} Deleted TCP outlet {res['address']} of node {nd.name}")
+    return 0
+
+
+def cmd_inlet_create(ctx: Ctx) -> int:
+    """``tcp-inlet create --at NODE --from HOST:PORT --to ROUTE [--alias A]``."""
+    a = ctx.args
+    nd = ctx.node_dir(a.at)
+    bind = host_port(a.from_, "--from address", listen=True)
+    route = resolve_route(ctx.home, a.to)
+    res = ctx.call(nd, "inlet_create", bind=bind, to=route, to_display=a.to, alias=a.alias)
+    ctx.emit({"node": nd.name, **res},
+             f"{ctx.c('✔', 'green')} Created a new TCP inlet {res['alias']} in the node {nd.name} bound to "
+             f"{ctx.c(res['bind_address'], 'bold')}, sending traffic to {ctx.c(res['to'], 'bold')}")
+    return 0
+
+
+def cmd_inlet_list(ctx: Ctx) -> int:
+    """``tcp-inlet list --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "inlet_list")
+    ctx.emit(res, lambda: "\n".join(_inlet_line(ctx, i) for i in res) or f"Node {nd.name} has no TCP inlets")
+    return 0
+
+
+def cmd_inlet_delete(ctx: Ctx) -> int:
+    """``tcp-inlet delete ALIAS --at NODE`` (the alias or the bound address)."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "inlet_delete", alias=ctx.args.alias)
+    ctx.emit({"node": nd.name, **res},
+             f"{ctx.c('✔', 'green')} Deleted TCP inlet {res['alias']} ({res['bind_address']}) of node {nd.name}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Parser
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """The options every command takes (after the command too: ``node list --output json``)."""
+    p = argparse.ArgumentParser(add_help=False)
+    dflt = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    p.add_argument("--output", choices=("plain", "json"), default=dflt("plain"),
+                   help="output format: plain text for people, json for scripts")
+    p.add_argument("--no-color", action="store_true", default=dflt(False), help="no colours (also: NO_COLOR=1)")
+    p.add_argument("-v", "--verbose", action="count", default=dflt(0),
+                   help="tracebacks on errors; -vv: debug logs of new nodes")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ockam-py`` argument parser."""
+    common = _common(suppress=True)
+    parser = argparse.ArgumentParser(
+        prog=PROG, parents=[_common(suppress=False)],
+        description="Ockam nodes, routes, relays and TCP portals, each node a background process. "
+                    f"State lives under ${d.HOME_ENV} (default ~/.ockam-py).",
+    )
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def group(name: str, help_: str) -> "argparse._SubParsersAction[argparse.ArgumentParser]":
+        g = top.add_parser(name, help=help_, description=help_)
+        return g.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+
+    def leaf(sub: Any, name: str, func: Callable[[Ctx], int], help_: Optional[str]) -> argparse.ArgumentParser:
+        kw = {"help": help_} if help_ else {}
+        p = sub.add_parser(name, parents=[common], description=help_ or func.__doc__, **kw)
+        p.set_defaults(func=func)
+        return p
+
+    def at(p: argparse.ArgumentParser, flag: str = "--at", dest: str = "at") -> None:
+        p.add_argument(flag, dest=dest, metavar="NODE", help="the node (name or /node/NAME; default: the default node)")
+
+    node = group("node", "create, list, show, start, stop, delete nodes")
+    p = leaf(node, "create", cmd_node_create, "create a node and run it in the background")
+    p.add_argument("name", nargs="?", metavar="NAME", help="node name (default: a random one)")
+    p.add_argument("--tcp-listener-address", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="where the node listens for TCP connections (default 127.0.0.1:0: a free port)")
+    p.add_argument("--foreground", action="store_true", help="run the node in this process until Ctrl-C")
+    leaf(node, "list", cmd_node_list, "list nodes, running and stopped")
+    for name, func, help_ in (("show", cmd_node_show, "show a node: listener, services, connections, relays, portals"),
+                              ("start", cmd_node_start, "start a stopped node with everything it ran"),
+                              ("stop", cmd_node_stop, "stop a node's process, keeping its state"),
+                              ("run", cmd_node_run, None)):
+        p = leaf(node, name, func, help_)
+        p.add_argument("name", metavar="NAME")
+    p = leaf(node, "delete", cmd_node_delete, "stop nodes and delete their state")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="delete every node")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p = leaf(node, "logs", cmd_node_logs, "print a node's log")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--path", action="store_true", help="print only the log file's path")
+    p.add_argument("-n", "--lines", type=int, default=0, metavar="N", help="only the last N lines")
+    p = leaf(node, "default", cmd_node_default, "show or set the default node")
+    p.add_argument("name", nargs="?", metavar="NAME")
+
+    service = group("service", "start services on a node")
+    p = leaf(service, "start", cmd_service_start, "start an echo, uppercase or hop service")
+    p.add_argument("kind", choices=("hop", "echo", "uppercase"), metavar="hop|echo|uppercase")
+    at(p)
+    p.add_argument("--addr", metavar="ADDRESS", help="its address (default: its kind)")
+    at(leaf(service, "list", cmd_service_list, "list a node's services"))
+
+    tcp = group("tcp-connection", "open, list and close TCP connections of a node")
+    p = leaf(tcp, "create", cmd_tcp_connection_create, "open a TCP connection; prints its /worker/<hex> address")
+    at(p, "--from", "from_")
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="where to connect (also /ip4/.../tcp/P, /node/NAME)")
+    p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="connect timeout (default 10s)")
+    at(leaf(tcp, "list", cmd_tcp_connection_list, "list a node's TCP connections"))
+    p = leaf(tcp, "delete", cmd_tcp_connection_delete, "close a TCP connection")
+    p.add_argument("address", metavar="ADDRESS", help="/worker/<hex>")
+    at(p)
+
+    msg = group("message", "send messages")
+    p = leaf(msg, "send", cmd_message_send, "send a message and print the reply")
+    p.add_argument("message", metavar="MSG")
+    at(p, "--from", "from_")
+    p.add_argument("--to", required=True, metavar="ROUTE",
+                   help="e.g. /worker/<hex>/service/uppercase or /node/n2/service/echo")
+    p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="how long to wait for the reply (default 10s)")
+
+    relay = group("relay", "create, list and delete relays")
+    p = leaf(relay, "create", cmd_relay_create, "make a node reachable at a relay node's /service/forward_to_NAME")
+    p.add_argument("name", nargs="?", default="default", metavar="NAME", help="relay name (default: default)")
+    p.add_argument("--at", required=True, metavar="ROUTE", help="the relay node: /node/N, a route, or HOST:PORT")
+    at(p, "--to", "to")
+    p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="how long to wait for it (default 10s)")
+    at(leaf(relay, "list", cmd_relay_list, "list the relays a node keeps registered"), "--to", "to")
+    p = leaf(relay, "delete", cmd_relay_delete, "delete a relay")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--at", "--to", dest="at", metavar="NODE", help="the node that created the relay")
+
+    outlet = group("tcp-outlet", "create, list and delete TCP outlets")
+    p = leaf(outlet, "create", cmd_outlet_create, "create a TCP outlet to a TCP server")
+    at(p)
+    p.add_argument("--from", dest="from_", default="/service/outlet", metavar="ADDRESS",
+                   help="its worker address (default /service/outlet)")
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the TCP server")
+    at(leaf(outlet, "list", cmd_outlet_list, "list a node's TCP outlets"))
+    p = leaf(outlet, "delete", cmd_outlet_delete, "delete a TCP outlet")
+    p.add_argument("address", metavar="ADDRESS", help="/service/NAME or NAME")
+    at(p)
+
+    inlet = group("tcp-inlet", "create, list and delete TCP inlets")
+    p = leaf(inlet, "create", cmd_inlet_create, "create a TCP inlet carrying connections to an outlet")
+    at(p)
+    p.add_argument("--from", dest="from_", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="where it listens (default 127.0.0.1:0: a free port)")
+    p.add_argument("--to", required=True, metavar="ROUTE", help="route to the outlet, e.g. /node/n2/service/outlet")
+    p.add_argument("--alias", metavar="ALIAS", help="its name (default inlet-<port>)")
+    at(leaf(inlet, "list", cmd_inlet_list, "list a node's TCP inlets"))
+    p = leaf(inlet, "delete", cmd_inlet_delete, "delete a TCP inlet")
+    p.add_argument("alias", metavar="ALIAS", help="alias or bound HOST:PORT")
+    at(p)
+    return parser
+
+
+def _report(message: str, hint: str, color: bool) -> None:
+    label = "\033[1;31merror:\033[0m" if color else "error:"
+    sys.stderr.write(f"{label} {message}\n")
+    if hint:
+        sys.stderr.write(f"  {hint}\n")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs ``ockam-py`` with ``argv`` (default: the process's); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    ctx = Ctx(args, d.home_dir(), args.output == "json", use_color(sys.stdout, args.no_color), args.verbose)
+    err_color = use_color(sys.stderr, args.no_color)
+    try:
+        return int(args.func(ctx) or 0)
+    except CliError as e:
+        if args.verbose:
+            traceback.print_exc()
+        _report(str(e), e.hint, err_color)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except OSError as e:
+        if args.verbose:
+            traceback.print_exc()
+        _report(e.strerror if e.errno and e.strerror and not e.filename else str(e), "", err_color)
+    except Exception as e:  # never a traceback unless --verbose
+        if args.verbose:
+            traceback.print_exc()
+        _report(f"{type(e).__name__}: {e}", "" if args.verbose else "run with --verbose for details", err_color)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

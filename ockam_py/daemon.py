@@ -1,0 +1,668 @@
+"""Node daemons of the ``ockam-py`` command line: state directory, control protocol, server.
+
+Every node made by ``ockam-py node create`` is a background process running one
+:class:`ockam_py.Node`. Its state lives under ``$OCKAM_PY_HOME`` (default
+``~/.ockam-py``), one directory per node::
+
+    $OCKAM_PY_HOME/nodes/<name>/
+        config.json   what the node runs: listener, services, relays, inlets, outlets
+        pid           the daemon's process id
+        socket        the control socket (unix, mode 0600)
+        node.log      the daemon's stdout, stderr and log lines
+        lock          held (flock) by the running daemon
+
+The control protocol is one JSON line per request, one JSON line per answer::
+
+    -> {"op": "relay_create", "args": {"name": "n3", "at": "..."}}
+    <- {"ok": true, "result": {...}}
+    <- {"ok": false, "error": "one line", "type": "TimeoutError"}
+
+``node start`` runs the daemon again; it replays ``config.json``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+HOME_ENV = "OCKAM_PY_HOME"
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the NUL
+MAX_LINE = 1 << 20
+DEFAULT_SERVICES = ("echo", "uppercase")
+
+log = logging.getLogger("ockam_py.daemon")
+
+
+class NotRunningError(Exception):
+    """The node's daemon does not answer on its control socket."""
+
+
+class RemoteError(Exception):
+    """The daemon answered a request with an error; ``kind`` is the exception type it raised."""
+
+    def __init__(self, message: str, kind: str, remote_traceback: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.remote_traceback = remote_traceback
+
+
+# ---------------------------------------------------------------------------
+# State directory
+
+
+def home_dir() -> Path:
+    """``$OCKAM_PY_HOME``, or ``~/.ockam-py``."""
+    env = os.environ.get(HOME_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".ockam-py"
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` can name a node (letters, digits, ``_.-``; up to 64)."""
+    return bool(NAME_RE.match(name))
+
+
+@dataclass
+class NodeConfig:
+    """What a node runs, as recorded in its ``config.json`` and replayed on start."""
+
+    name: str
+    tcp_listener_address: Optional[str] = None  # requested, then the bound host:port
+    services: List[Dict[str, str]] = field(default_factory=list)  # {kind, address}
+    relays: List[Dict[str, str]] = field(default_factory=list)  # {name, at, at_display}
+    outlets: List[Dict[str, str]] = field(default_factory=list)  # {address, to}
+    inlets: List[Dict[str, str]] = field(default_factory=list)  # {alias, bind, to, to_display}
+    created: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "NodeConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class NodeDir:
+    """The state directory of one node."""
+
+    def __init__(self, home: Path, name: str) -> None:
+        self.home = home
+        self.name = name
+        self.path = home / "nodes" / name
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.path / "pid"
+
+    @property
+    def socket(self) -> Path:
+        return self.path / "socket"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "node.log"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "lock"
+
+    def exists(self) -> bool:
+        """Whether the node exists (has a config record)."""
+        return self.config_file.is_file()
+
+    def load(self) -> NodeConfig:
+        """The node's config record."""
+        with open(self.config_file, encoding="utf-8") as f:
+            return NodeConfig.from_json(json.load(f))
+
+    def save(self, config: NodeConfig) -> None:
+        """Writes the config record atomically."""
+        tmp = self.path / f".config.json.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(asdict(config), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, self.config_file)
+
+    def pid(self) -> Optional[int]:
+        """The pid recorded by the daemon, if any."""
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def daemon_pid(self) -> Optional[int]:
+        """The recorded pid if that process is alive and is this node's daemon."""
+        pid = self.pid()
+        if pid is None or not pid_alive(pid):
+            return None
+        argv = process_argv(pid)
+        if argv is not None and not (any("ockam" in a for a in argv) and self.name in argv):
+            return None  # the pid was reused by another program
+        return pid
+
+
+def node_names(home: Path) -> List[str]:
+    """Names of the nodes with a state directory, sorted."""
+    nodes = home / "nodes"
+    if not nodes.is_dir():
+        return []
+    return sorted(p.name for p in nodes.iterdir() if (p / "config.json").is_file())
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def process_argv(pid: int) -> Optional[List[str]]:
+    """The command line of ``pid`` (None when /proc cannot tell)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+
+
+def wait_dead(pid: int, timeout: float) -> bool:
+    """Waits until ``pid`` is gone; False if it still lives after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Client side of the control protocol
+
+
+def request(nd: NodeDir, op: str, timeout: float = 15.0, verbose: bool = False, **args: Any) -> Any:
+    """Sends one request to the node's daemon and returns its result.
+
+    Raises :class:`NotRunningError` when nobody answers on the control socket,
+    :class:`RemoteError` when the daemon reports an error.
+    """
+    path = str(nd.socket)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise NotRunningError(f"node '{nd.name}' is not running") from e
+        line = json.dumps({"op": op, "args": args, "verbose": verbose}) + "\n"
+        sock.sendall(line.encode())
+        with sock.makefile("rb") as f:
+            try:
+                answer = f.readline(MAX_LINE)
+            except socket.timeout:
+                raise TimeoutError(f"node '{nd.name}' did not answer within {timeout:g} s") from None
+    finally:
+        sock.close()
+    if not answer:
+        raise NotRunningError(f"node '{nd.name}' closed its control socket without answering")
+    reply = json.loads(answer)
+    if not reply.get("ok"):
+        raise RemoteError(reply.get("error", "unknown error"), reply.get("type", "Error"), reply.get("traceback", ""))
+    return reply.get("result")
+
+
+def ping(nd: NodeDir, timeout: float = 1.0) -> bool:
+    """Whether the node's daemon answers."""
+    try:
+        request(nd, "ping", timeout=timeout)
+        return True
+    except (NotRunningError, RemoteError, OSError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------
+# The daemon
+
+
+def _conn_json(conn: Any) -> Dict[str, Any]:
+    return {
+        "address": conn.address,
+        "peer": conn.peer,
+        "outgoing": conn.outgoing,
+        "bytes_in": conn.bytes_in,
+        "bytes_out": conn.bytes_out,
+    }
+
+
+def _stats_json(portal: Any) -> Dict[str, int]:
+    s = portal.stats()
+    return {"open": s.open, "total": s.total, "bytes_in": s.bytes_in, "bytes_out": s.bytes_out}
+
+
+class Daemon:
+    """Runs one node from its config record and answers control requests."""
+
+    def __init__(self, nd: NodeDir) -> None:
+        self.nd = nd
+        self.config = nd.load()
+        self.lock = threading.RLock()
+        self.stop_event = threading.Event()
+        self.restore_errors: List[str] = []
+        self.started = time.time()
+        self.node: Any = None
+        self.aliases: Dict[str, str] = {}  # inlet alias -> bound address
+
+    # -- starting and replaying ------------------------------------------------
+
+    def start_node(self) -> None:
+        """Creates the node, records its bound listener, replays everything it ran."""
+        from .node import Node
+
+        self.node = Node(self.nd.name, tcp_listener_address=self.config.tcp_listener_address)
+        if self.node.tcp_listener and self.config.tcp_listener_address != self.node.tcp_listener.address:
+            self.config.tcp_listener_address = self.node.tcp_listener.address  # keep the port on restart
+            self.nd.save(self.config)
+        log.info("node %s started, tcp listener %s", self.nd.name, self.config.tcp_listener_address)
+        steps: List[tuple] = (
+            [("service", s, lambda s=s: self.node.start_service(s["kind"], s["address"])) for s in self.config.services]
+            + [("outlet", o, lambda o=o: self.node.create_outlet(to=o["to"], address=o["address"])) for o in self.config.outlets]
+            + [("inlet", i, lambda i=i: self._open_inlet(i)) for i in self.config.inlets]
+            + [("relay", r, lambda r=r: self.node.create_relay(r["name"], at=r["at"], wait=False)) for r in self.config.relays]
+        )
+        for kind, record, step in steps:
+            try:
+                step()
+                log.info("restored %s %s", kind, json.dumps(record))
+            except Exception as e:  # one broken record must not stop the others
+                self.restore_errors.append(f"{kind} {json.dumps(record)}: {e}")
+                log.error("could not restore %s %s: %s", kind, json.dumps(record), e)
+
+    def _open_inlet(self, record: Dict[str, str]) -> Any:
+        inlet = self.node.create_inlet(record["bind"], to=record["to"])
+        self.aliases[record["alias"]] = inlet.address
+        return inlet
+
+    # -- requests ----------------------------------------------------------------
+
+    def handle(self, op: str, args: Dict[str, Any]) -> Any:
+        """Runs one request; raises what the node raised."""
+        method: Optional[Callable[..., Any]] = getattr(self, f"op_{op}", None)
+        if method is None:
+            raise ValueError(f"unknown request {op!r}")
+        log.debug("request %s %s", op, args)
+        return method(**args)
+
+    def op_ping(self) -> Dict[str, Any]:
+        return {"name": self.nd.name, "pid": os.getpid()}
+
+    def op_stop(self) -> Dict[str, Any]:
+        return {"stopping": True}
+
+    def op_info(self) -> Dict[str, Any]:
+        return {
+            "name": self.nd.name,
+            "pid": os.getpid(),
+            "started": self.started,
+            "tcp_listener_address": self.node.tcp_listener.address if self.node.tcp_listener else None,
+            "services": self.op_service_list(),
+            "tcp_connections": self.op_tcp_connection_list(),
+            "relays": self.op_relay_list(),
+            "relay_entries": [{"address": e.address, "route": e.route} for e in self.node.relay_service_entries()],
+            "inlets": self.op_inlet_list(),
+            "outlets": self.op_outlet_list(),
+            "restore_errors": list(self.restore_errors),
+        }
+
+    def op_service_start(self, kind: str, address: Optional[str] = None) -> Dict[str, str]:
+        with self.lock:
+            addr = self.node.start_service(kind, address or None)
+            self.config.services.append({"kind": kind, "address": addr})
+            self.nd.save(self.config)
+        log.info("started %s service at /service/%s", kind, addr)
+        return {"kind": kind, "address": f"/service/{addr}"}
+
+    def op_service_list(self) -> List[Dict[str, str]]:
+        services = [{"kind": k, "address": f"/service/{k}"} for k in DEFAULT_SERVICES]
+        return services + [{"kind": s["kind"], "address": f"/service/{s['address']}"} for s in self.config.services]
+
+    def op_tcp_connection_create(self, to: str, wait: float = 10.0) -> Dict[str, Any]:
+        conn = self.node.connect_tcp(to, timeout=wait)
+        log.info("tcp connection %s to %s", conn.address, to)
+        return _conn_json(conn)
+
+    def op_tcp_connection_list(self) -> List[Dict[str, Any]]:
+        return [_conn_json(c) for c in self.node.connections()]
+
+    def op_tcp_connection_delete(self, address: str) -> Dict[str, str]:
+        self.node.close_connection(address)
+        return {"address": address}
+
+    def op_message_send(self, message: str, to: str, wait: float = 5.0) -> Dict[str, str]:
+        return {"reply": self.node.message_send(message, to=to, timeout=wait)}
+
+    def _relay_json(self, relay: Any) -> Dict[str, Any]:
+        record = next((r for r in self.config.relays if r["name"] == relay.name), {})
+        display = record.get("at_display", str(relay.at))
+        local = getattr(relay, "local_address", None)  # not in the Node API yet
+        return {
+            "name": relay.name,
+            "status": relay.status,
+            "at": display,
+            "remote_address": f"{display}{relay.route}",
+            "local_address": f"/node/{self.nd.name}" + (f"/service/{local}" if local else ""),
+            "attempts": relay.attempts,
+            "detail": relay.detail,
+        }
+
+    def op_relay_create(self, name: str, at: str, at_display: str, wait: float = 10.0) -> Dict[str, Any]:
+        with self.lock:
+            relay = self.node.create_relay(name, at=at, timeout=wait)
+            self.config.relays.append({"name": name, "at": at, "at_display": at_display})
+            self.nd.save(self.config)
+        log.info("relay %s up at %s", name, at_display)
+        return self._relay_json(relay)
+
+    def op_relay_list(self) -> List[Dict[str, Any]]:
+        return [self._relay_json(r) for r in self.node.relays()]
+
+    def op_relay_delete(self, name: str) -> Dict[str, str]:
+        with self.lock:
+            relay = next((r for r in self.node.relays() if r.name == name), None)
+            if relay is None and not any(r["name"] == name for r in self.config.relays):
+                raise LookupError(f"node '{self.nd.name}' has no relay named '{name}'")
+            if relay is not None:
+                relay.close()
+            self.config.relays = [r for r in self.config.relays if r["name"] != name]
+            self.nd.save(self.config)
+        return {"name": name}
+
+    def op_outlet_create(self, address: str, to: str) -> Dict[str, Any]:
+        with self.lock:
+            outlet = self.node.create_outlet(to=to, address=address)
+            self.config.outlets.append({"address": address, "to": to})
+            self.nd.save(self.config)
+        log.info("outlet /service/%s to %s", address, to)
+        return {"address": f"/service/{outlet.address}", "to": outlet.target, **_stats_json(outlet)}
+
+    def op_outlet_list(self) -> List[Dict[str, Any]]:
+        return [{"address": f"/service/{o.address}", "to": o.target, **_stats_json(o)} for o in self.node.outlets()]
+
+    def op_outlet_delete(self, address: str) -> Dict[str, str]:
+        with self.lock:
+            outlet = next((o for o in self.node.outlets() if o.address == address), None)
+            if outlet is None and not any(o["address"] == address for o in self.config.outlets):
+                raise LookupError(f"node '{self.nd.name}' has no outlet at /service/{address}")
+            if outlet is not None:
+                outlet.close()
+            self.config.outlets = [o for o in self.config.outlets if o["address"] != address]
+            self.nd.save(self.config)
+        return {"address": f"/service/{address}"}
+
+    def _inlet_json(self, inlet: Any) -> Dict[str, Any]:
+        record = next((i for i in self.config.inlets if self.aliases.get(i["alias"]) == inlet.address), None)
+        return {
+            "alias": record["alias"] if record else inlet.address,
+            "bind_address": inlet.address,
+            "to": record["to_display"] if record else inlet.route,
+            **_stats_json(inlet),
+        }
+
+    def op_inlet_create(self, bind: str, to: str, to_display: str, alias: Optional[str] = None) -> Dict[str, Any]:
+        with self.lock:
+            if alias and any(i["alias"] == alias for i in self.config.inlets):
+                raise ValueError(f"node '{self.nd.name}' already has an inlet named '{alias}'")
+            inlet = self.node.create_inlet(bind, to=to)
+            alias = alias or f"inlet-{inlet.port}"
+            if any(i["alias"] == alias for i in self.config.inlets):
+                alias = f"{alias}-{secrets.token_hex(2)}"
+            # record the bound address: a restart listens on the same port
+            record = {"alias": alias, "bind": inlet.address, "to": to, "to_display": to_display}
+            self.aliases[alias] = inlet.address
+            self.config.inlets.append(record)
+            self.nd.save(self.config)
+        log.info("inlet %s at %s to %s", alias, inlet.address, to_display)
+        return self._inlet_json(inlet)
+
+    def op_inlet_list(self) -> List[Dict[str, Any]]:
+        return [self._inlet_json(i) for i in self.node.inlets()]
+
+    def op_inlet_delete(self, alias: str) -> Dict[str, str]:
+        with self.lock:
+            record = next((i for i in self.config.inlets if alias in (i["alias"], i["bind"])), None)
+            if record is None:
+                raise LookupError(f"node '{self.nd.name}' has no inlet named '{alias}'")
+            bound = self.aliases.pop(record["alias"], record["bind"])
+            for inlet in self.node.inlets():
+                if inlet.address == bound:
+                    inlet.close()
+            self.config.inlets.remove(record)
+            self.nd.save(self.config)
+        return {"alias": record["alias"], "bind_address": bound}
+
+    # -- shutting down -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes the node (its listener, connections, relays, portals)."""
+        if self.node is not None:
+            self.node.close()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: "_ControlServer"
+
+    def handle(self) -> None:
+        line = self.rfile.readline(MAX_LINE)
+        if not line:
+            return
+        op = ""
+        verbose = False
+        try:
+            req = json.loads(line)
+            op = str(req.get("op", ""))
+            verbose = bool(req.get("verbose"))
+            result = self.server.daemon.handle(op, dict(req.get("args") or {}))
+            reply: Dict[str, Any] = {"ok": True, "result": result}
+        except Exception as e:
+            message = e.strerror if isinstance(e, OSError) and e.errno and e.strerror and not e.filename else str(e)
+            reply = {"ok": False, "error": message or type(e).__name__, "type": type(e).__name__}
+            if verbose:
+                reply["traceback"] = traceback.format_exc()
+            log.info("request %s failed: %s: %s", op, type(e).__name__, e)
+        try:
+            self.wfile.write((json.dumps(reply) + "\n").encode())
+            self.wfile.flush()
+        except OSError:
+            pass
+        if op == "stop" and reply["ok"]:
+            self.server.daemon.stop_event.set()
+
+
+class _ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str, daemon: Daemon) -> None:
+        self.daemon = daemon
+        super().__init__(path, _Handler)
+
+
+class _Fatal(Exception):
+    """The daemon cannot run; the message becomes the last line of its log."""
+
+
+def _start(nd: NodeDir, daemon: Daemon) -> _ControlServer:
+    try:
+        daemon.start_node()
+    except OSError as e:
+        raise _Fatal(e.strerror if e.errno and e.strerror else str(e)) from e
+    except Exception as e:
+        raise _Fatal(str(e) or type(e).__name__) from e
+    try:
+        nd.socket.unlink()  # left behind by a daemon that was killed
+    except FileNotFoundError:
+        pass
+    try:
+        server = _ControlServer(str(nd.socket), daemon)
+    except OSError as e:
+        raise _Fatal(f"cannot listen on control socket {nd.socket}: {e.strerror or e}") from e
+    os.chmod(nd.socket, 0o600)
+    return server
+
+
+def _setup_logging(nd: NodeDir, foreground: bool, verbose: bool) -> None:
+    handlers: List[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if foreground:
+        handlers.append(logging.FileHandler(nd.log_file))
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    for h in handlers:
+        h.setFormatter(fmt)
+        root.addHandler(h)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def run(nd: NodeDir, foreground: bool = False, verbose: bool = False) -> int:
+    """Runs the node's daemon until it is told to stop (request, SIGTERM, SIGINT).
+
+    In the background (``foreground=False``) stdout and stderr are already the
+    log file; in the foreground log lines go to the terminal and the log file.
+    Returns the process exit code. When the node cannot start, the last line
+    written is ``error: <why>``, which ``node create`` shows.
+    """
+    os.umask(0o077)
+    _setup_logging(nd, foreground, verbose)
+    lock_fd = os.open(nd.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock_fd)
+        sys.stderr.write(f"error: node '{nd.name}' is already running\n")
+        return 1
+    nd.pid_file.write_text(f"{os.getpid()}\n")
+    daemon = Daemon(nd)
+    stop = daemon.stop_event
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if not foreground:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    server: Optional[_ControlServer] = None
+    failure = ""
+    try:
+        server = _start(nd, daemon)
+        threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
+        log.info("control socket %s ready (pid %d)", nd.socket, os.getpid())
+        while not stop.wait(0.5):
+            pass
+        log.info("stopping node %s", nd.name)
+    except _Fatal as e:
+        failure = str(e)
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            try:
+                nd.socket.unlink()
+            except FileNotFoundError:
+                pass
+        daemon.close()
+        if nd.pid() == os.getpid():
+            try:
+                nd.pid_file.unlink()
+            except FileNotFoundError:
+                pass
+        os.close(lock_fd)
+    if failure:
+        for h in logging.getLogger().handlers:
+            h.flush()
+        sys.stderr.write(f"error: {failure}\n")
+        sys.stderr.flush()
+        return 1
+    log.info("node %s stopped", nd.name)
+    return 0
+
+
+def spawn(nd: NodeDir, verbose: bool = False) -> "tuple[int, Callable[[], Optional[int]]]":
+    """Starts the node's daemon detached (own session, stdio to its log file).
+
+    Returns its pid and a function that tells its exit code once it has exited.
+    """
+    import subprocess
+
+    argv = [sys.executable, "-m", "ockam_py.cli", "node", "run", nd.name]
+    if verbose:
+        argv.append("--verbose")
+    env = dict(os.environ)
+    env[HOME_ENV] = str(nd.home)
+    with open(os.open(nd.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as logf:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=logf,
+            start_new_session=True,
+            close_fds=True,
+            cwd="/",
+            env=env,
+        )
+    return proc.pid, proc.poll
+
+
+def last_log_line(nd: NodeDir) -> str:
+    """The last non-empty line of the node's log (its fatal error, when it died)."""
+    try:
+        with open(nd.log_file, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def socket_path_ok(nd: NodeDir) -> bool:
+    """Whether the control socket's path fits a unix socket address."""
+    return len(os.fsencode(str(nd.socket))) <= SOCKET_PATH_MAX
+
+
+__all__ = [
+    "HOME_ENV",
+    "Daemon",
+    "NodeConfig",
+    "NodeDir",
+    "NotRunningError",
+    "RemoteError",
+    "home_dir",
+    "last_log_line",
+    "node_names",
+    "pid_alive",
+    "ping",
+    "request",
+    "run",
+    "spawn",
+    "socket_path_ok",
+    "valid_name",
+    "wait_dead",
+]
