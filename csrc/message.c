@@ -89,6 +89,22 @@ static int encode_route(ock_buf *b, const ock_route *route) {
   return rc;
 }
 
+int ock_frame_parts(ock_buf *head, ock_buf *tail, const ock_msg *m) {
+  head->len = tail->len = 0;
+  int rc = ock_buf_append(head, "\0\0\0\0", 4);
+  if (!rc) rc = ock_cbor_put_head(head, OCK_CBOR_ARRAY, m->tracing ? 4 : 3);
+  if (!rc) rc = encode_route(head, &m->onward);
+  if (!rc) rc = encode_route(head, &m->ret);
+  if (!rc) rc = ock_cbor_put_head(head, OCK_CBOR_BYTES, m->payload_len);
+  if (!rc && m->tracing) rc = ock_cbor_put_text(tail, m->tracing, m->tracing_len);
+  if (rc) return rc;
+  size_t body = head->len - 4 + m->payload_len + tail->len;
+  if (body > OCK_FRAME_MAX) return OCK_ETOOBIG;
+  uint8_t *h = head->data;
+  h[0] = (uint8_t)(body >> 24), h[1] = (uint8_t)(body >> 16), h[2] = (uint8_t)(body >> 8), h[3] = (uint8_t)body;
+  return 0;
+}
+
 int ock_frame_append(ock_buf *b, const ock_msg *m) {
   size_t start = b->len;
   size_t guess = 16 + m->payload_len + m->tracing_len + 2 * sizeof(m->onward.data);

@@ -30,5 +30,10 @@ int ock_msg_decode(const uint8_t *p, size_t n, ock_msg *m);
 /* Appends a whole frame: u32 big-endian body length, then the CBOR body. The
  * tracing field is written only when m->tracing is set (array(4)). */
 int ock_frame_append(ock_buf *b, const ock_msg *m);
+/* The same frame in three parts, so the payload need not be copied: head
+ * gets the length, the routes and the payload's CBOR header; tail gets the
+ * tracing field (or nothing). The frame is head, m->payload, tail. Both
+ * buffers are reset first. */
+int ock_frame_parts(ock_buf *head, ock_buf *tail, const ock_msg *m);
 
 #endif

@@ -63,6 +63,12 @@ typedef struct ock_portal_set {
 int ock_portal_accept(ock_portal_set *set, uv_stream_t *server, const ock_route *to);
 /* Outlet side: a Ping arrived; connect to target and answer Pong (or Disconnect). */
 void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_msg *ping, int caps);
+/* Closes the set's connections whose route starts with connection c: with
+ * it gone nothing can reach their peer. */
+void ock_portal_set_conn_closed(ock_portal_set *set, ock_tcp_conn *c);
+/* The inlet behind `ret` gave up before our Pong (its Disconnect reached the
+ * outlet itself): drop the portal connection still dialling for it. */
+void ock_portal_set_cancel(ock_portal_set *set, const ock_route *ret);
 /* Closes every connection of the set (sending Disconnect). */
 void ock_portal_set_close(ock_portal_set *set);
 

@@ -155,6 +155,17 @@ static void close_after_flush(portal *p) {
 
 /* ---- socket writes (data from the remote) ---- */
 
+/* Bytes reached our socket: count them and grant them back as credit. */
+static void delivered(portal *p, size_t len) {
+  p->set->bytes_in += len;
+  if (!(p->caps & OCK_PORTAL_CAP_CREDIT) || p->peer_gone) return;
+  p->unacked += len;
+  if (p->unacked >= GRANT_EVERY) {
+    send_credit(p, p->unacked);
+    p->unacked = 0;
+  }
+}
+
 static void on_write(uv_write_t *req, int status) {
   ock_wreq *w = (ock_wreq *)req;
   portal *p = w->owner;
@@ -166,30 +177,38 @@ static void on_write(uv_write_t *req, int status) {
     fail(p, uv_strerror(status));
     return;
   }
-  p->set->bytes_in += len;
-  if (!(p->caps & OCK_PORTAL_CAP_CREDIT) || p->peer_gone) return;
-  p->unacked += len;
-  if (p->unacked >= GRANT_EVERY) {
-    send_credit(p, p->unacked);
-    p->unacked = 0;
-  }
+  delivered(p, len);
 }
 
+/* Writes straight to the kernel when nothing is queued; copies only the rest. */
 static void write_data(portal *p, const uint8_t *data, size_t len) {
   if (!len) return;
-  ock_wreq *w = ock_wpool_get(&p->pool);
-  if (!w || ock_buf_append(&w->buf, data, len)) {
-    if (w) ock_wpool_put(&p->pool, w);
-    fail(p, "out of memory");
-    return;
+  size_t written = 0;
+  if (p->wq_bytes == 0) {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&p->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      fail(p, uv_strerror(n));
+      return;
+    }
+    written = n > 0 ? (size_t)n : 0;
   }
-  w->owner = p;
-  int rc = ock_wpool_write(&p->pool, w, (uv_stream_t *)&p->tcp, on_write);
-  if (rc) {
-    fail(p, uv_strerror(rc));
-    return;
+  if (written < len) {
+    ock_wreq *w = ock_wpool_get(&p->pool);
+    if (!w || ock_buf_append(&w->buf, data + written, len - written)) {
+      if (w) ock_wpool_put(&p->pool, w);
+      fail(p, "out of memory");
+      return;
+    }
+    w->owner = p;
+    int rc = ock_wpool_write(&p->pool, w, (uv_stream_t *)&p->tcp, on_write);
+    if (rc) {
+      fail(p, uv_strerror(rc));
+      return;
+    }
+    p->wq_bytes += len - written;
   }
-  p->wq_bytes += len;
+  if (written) delivered(p, written);
 }
 
 static void on_half_shutdown(uv_shutdown_t *req, int status) {
@@ -402,6 +421,14 @@ int ock_portal_accept(ock_portal_set *set, uv_stream_t *server, const ock_route 
   return 0;
 }
 
+static void on_dial_timeout(uv_timer_t *t) {
+  portal *p = t->data;
+  OCK_INFO("node %s: outlet: connecting to %s timed out", p->node->name, p->target);
+  send_ctl(p, OCK_PORTAL_DISCONNECT, 0);
+  p->peer_gone = 1;
+  portal_close(p, 0);
+}
+
 static void on_target(ock_dial *d, int status) {
   portal *p = d->data;
   if (p->state == P_CLOSING) {
@@ -418,6 +445,7 @@ static void on_target(ock_dial *d, int status) {
     portal_close(p, 0);
     return;
   }
+  uv_timer_stop(&p->timer);
   int caps = p->caps;
   send_ctl(p, OCK_PORTAL_PONG, caps & p->set->caps);
   if (p->state == P_HANDSHAKE) become_open(p, caps);
@@ -436,10 +464,37 @@ void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_m
     on_target(&p->dial, UV_EMFILE); /* answers Disconnect */
     return;
   }
+  /* our inlets give up after pong_timeout_ms (and say so); a Rust inlet
+   * waits forever, but a target that takes twice that to accept is gone */
+  uv_timer_start(&p->timer, on_dial_timeout, 2 * (uint64_t)set->pong_timeout_ms, 0);
   int rc = ock_dial_start(&p->dial, &p->tcp, target, on_target);
   if (rc) on_target(&p->dial, rc);
 }
 
 void ock_portal_set_close(ock_portal_set *set) {
   for (portal *p = set->conns; p; p = p->next) portal_close(p, 1);
+}
+
+void ock_portal_set_conn_closed(ock_portal_set *set, ock_tcp_conn *c) {
+  const char *ca = ock_tcp_conn_address(c);
+  for (portal *p = set->conns; p; p = p->next) {
+    if (p->state == P_CLOSING || !p->remote.n) continue;
+    if (ock_addr_eq(ock_route_at(&p->remote, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {
+      p->peer_gone = 1;
+      fail(p, "the connection to the other side closed");
+    }
+  }
+}
+
+static int route_eq(const ock_route *a, const ock_route *b) {
+  return a->n == b->n && a->off[a->n] == b->off[b->n] && !memcmp(a->tt, b->tt, a->n) &&
+         !memcmp(a->off, b->off, (a->n + 1) * sizeof a->off[0]) && !memcmp(a->data, b->data, a->off[a->n]);
+}
+
+void ock_portal_set_cancel(ock_portal_set *set, const ock_route *ret) {
+  for (portal *p = set->conns; p; p = p->next)
+    if (p->state == P_HANDSHAKE && route_eq(&p->remote, ret)) {
+      p->peer_gone = 1;
+      fail(p, "the inlet gave up before the target answered");
+    }
 }

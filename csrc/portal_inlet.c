@@ -41,7 +41,8 @@ typedef struct {
 } portals_state;
 
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops ops = {sizeof(portals_state), on_node_close, NULL};
+static void on_conn_closed(ock_node *n, void *state, ock_tcp_conn *c);
+static const ock_node_ext_ops ops = {sizeof(portals_state), on_node_close, on_conn_closed};
 
 /* An inlet or outlet is freed once closed and its last connection is gone. */
 static void inlet_released(ock_portal_set *s) {
@@ -134,6 +135,10 @@ static void outlet_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
   (void)from;
   outlet *o = w->ctx;
   ock_portal_msg pm;
+  if (ock_portal_msg_decode(m->payload, m->payload_len, &pm) == 0 && pm.type == OCK_PORTAL_DISCONNECT) {
+    ock_portal_set_cancel(&o->set, &m->ret);
+    return;
+  }
   if (ock_portal_msg_decode(m->payload, m->payload_len, &pm) || pm.type != OCK_PORTAL_PING) {
     OCK_INFO("node %s: outlet %s takes only Ping messages, ignored", w->node->name, o->addr);
     return;
@@ -204,6 +209,13 @@ static void on_node_close(ock_node *n, void *state) {
     next = o->next;
     outlet_close(o);
   }
+}
+
+static void on_conn_closed(ock_node *n, void *state, ock_tcp_conn *c) {
+  (void)n;
+  portals_state *st = state;
+  for (inlet *i = st->inlets; i; i = i->next) ock_portal_set_conn_closed(&i->set, c);
+  for (outlet *o = st->outlets; o; o = o->next) ock_portal_set_conn_closed(&o->set, c);
 }
 
 static void list_set(ock_buf *out, const char *kind, const char *addr, const char *where, const ock_portal_set *s) {

@@ -10,7 +10,8 @@
 #include "wpool.h"
 
 #define READ_CHUNK (64 * 1024)     /* room kept free for each read */
-#define RBUF_KEEP (256 * 1024)     /* a read buffer above this shrinks when idle */
+#define RBUF_KEEP (1024 * 1024)    /* a read buffer above this shrinks when idle... */
+#define RBUF_SHRINK (4 * 1024 * 1024) /* ...once it grew past this (a big frame) */
 
 enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 
@@ -41,6 +42,7 @@ struct ock_tcp_conn {
   int close_status;
   ock_buf rbuf;
   ock_wpool pool;
+  ock_buf head, tail; /* frame parts around a payload that is not copied */
   size_t wq_bytes;
   uint64_t bytes_in, bytes_out;
   deferred *deferred;
@@ -118,6 +120,8 @@ static void conn_free(ock_tcp_conn *c) {
   if (c->next) c->next->prev = c->prev;
   ock_wpool_free(&c->pool);
   ock_buf_free(&c->rbuf);
+  ock_buf_free(&c->head);
+  ock_buf_free(&c->tail);
   free(c);
   ock_node_handle_closed(n);
 }
@@ -226,30 +230,60 @@ static void write_preamble(ock_tcp_conn *c) {
   if (!w || ock_buf_push(&w->buf, 0x01) || submit(c, w)) ock_tcp_conn_close(c, OCK_ENOMEM);
 }
 
-/* The sender worker: pop our address, frame the rest, write it (spec 3.3). */
+/* Queues what uv_try_write left of the frame [head, payload, tail]. */
+static void queue_rest(ock_tcp_conn *c, const uv_buf_t *parts, size_t written) {
+  ock_wreq *w = ock_wpool_get(&c->pool);
+  if (!w) {
+    ock_tcp_conn_close(c, OCK_ENOMEM);
+    return;
+  }
+  for (int i = 0; i < 3; i++) {
+    size_t skip = written < parts[i].len ? written : parts[i].len;
+    written -= skip;
+    if (ock_buf_append(&w->buf, parts[i].base + skip, parts[i].len - skip)) {
+      ock_wpool_put(&c->pool, w);
+      ock_tcp_conn_close(c, OCK_ENOMEM);
+      return;
+    }
+  }
+  int rc = submit(c, w);
+  if (rc) ock_tcp_conn_close(c, rc);
+}
+
+/* The sender worker: pop our address, frame the rest, write it (spec 3.3).
+ * When nothing is queued the frame goes straight to the kernel from where
+ * the payload lies; only what the socket does not take at once is copied. */
 static void sender_handle(ock_worker *worker, ock_msg *m, ock_tcp_conn *from) {
   (void)from;
   ock_tcp_conn *c = worker->ctx;
   if (c->state != ST_OPEN) return;
   ock_route_pop_front(&m->onward);
-  ock_wreq *w = ock_wpool_get(&c->pool);
-  if (!w) return;
-  int rc = ock_frame_append(&w->buf, m);
+  int rc = ock_frame_parts(&c->head, &c->tail, m);
   if (rc) {
-    OCK_WARN("connection %s: cannot send a message of %zu bytes: %s", c->addr, m->payload_len,
-             ock_strerror(rc));
-    ock_wpool_put(&c->pool, w);
+    OCK_WARN("connection %s: cannot send a message of %zu bytes: %s", c->addr, m->payload_len, ock_strerror(rc));
     return;
   }
-  if (c->wq_bytes + w->buf.len > (uint64_t)c->node->limits.max_write_queue) {
+  uv_buf_t parts[3] = {uv_buf_init((char *)c->head.data, (unsigned)c->head.len),
+                       uv_buf_init((char *)m->payload, (unsigned)m->payload_len),
+                       uv_buf_init((char *)c->tail.data, (unsigned)c->tail.len)};
+  size_t total = c->head.len + m->payload_len + c->tail.len;
+  if (c->wq_bytes + total > (uint64_t)c->node->limits.max_write_queue) {
     OCK_WARN("connection %s to %s: peer is not reading (%zu bytes queued, limit %ld), closing", c->addr, c->peer,
              c->wq_bytes, c->node->limits.max_write_queue);
-    ock_wpool_put(&c->pool, w);
     ock_tcp_conn_close(c, OCK_ETOOBIG);
     return;
   }
-  rc = submit(c, w);
-  if (rc) ock_tcp_conn_close(c, rc);
+  size_t written = 0;
+  if (c->wq_bytes == 0) {
+    int n = uv_try_write((uv_stream_t *)&c->tcp, parts, 3);
+    if (n < 0 && n != UV_EAGAIN) {
+      ock_tcp_conn_close(c, n);
+      return;
+    }
+    written = n > 0 ? (size_t)n : 0;
+    c->bytes_out += written;
+  }
+  if (written < total) queue_rest(c, parts, written);
 }
 
 /* ---- reading ---- */
@@ -341,7 +375,7 @@ static int process_input(ock_tcp_conn *c) {
   }
   ock_buf_consume(&c->rbuf, off);
   arm_frame_timer(c, progress);
-  if (c->rbuf.len < READ_CHUNK) ock_buf_shrink(&c->rbuf, RBUF_KEEP);
+  if (c->rbuf.cap > RBUF_SHRINK && c->rbuf.len < READ_CHUNK) ock_buf_shrink(&c->rbuf, RBUF_KEEP);
   return 0;
 }
 

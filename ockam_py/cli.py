@@ -100,7 +100,7 @@ class Ctx:
         if name is None:
             default = default_node(self.home)
             if default is None:
-                raise CliError(f"no node given and no default node", f"pass {what} NODE, or create one: {PROG} node create NAME")
+                raise CliError("no node given and no default node", f"pass {what} NODE, or create one: {PROG} node create NAME")
             name = default
         if name.startswith("/node/"):
             name = name[len("/node/"):]
@@ -209,6 +209,21 @@ def resolve_route(home: Path, route: str) -> str:
     except (RouteError, ValueError) as e:
         raise CliError(str(e).replace(out, route)) from None
     return out
+
+
+def nodes_in_route(route: str) -> List[str]:
+    """The names of the ``/node/NAME`` parts of a multiaddr route."""
+    parts = route.strip().split("/")[1:] if route.strip().startswith("/") else []
+    return [value for proto, value in zip(parts[0::2], parts[1::2]) if proto == "node"]
+
+
+def stopped_node(home: Path, route: str) -> Optional[str]:
+    """The first node named in the route (``/node/NAME``) whose daemon does not answer."""
+    for name in nodes_in_route(route):
+        nd = d.NodeDir(home, name)
+        if nd.exists() and not d.ping(nd, timeout=1.0):
+            return name
+    return None
 
 
 def duration(value: str) -> float:
@@ -620,7 +635,8 @@ def _send_via(ctx: Ctx, nd: d.NodeDir, message: str, route: str, timeout: float,
         msg = str(e).replace(route, shown)
         if e.kind == "TimeoutError":
             msg = f"{msg} from {shown}"
-        raise CliError(msg) from None
+        down = stopped_node(ctx.home, shown)
+        raise CliError(msg, f"node '{down}' is not running: {PROG} node start {down}" if down else "") from None
     return str(res["reply"])
 
 
@@ -645,6 +661,9 @@ def cmd_relay_create(ctx: Ctx) -> int:
     a = ctx.args
     nd = ctx.node_dir(a.to, "--to")
     at = a.at.strip()
+    down = stopped_node(ctx.home, at)
+    if down:
+        raise CliError(f"node '{down}' is not running", f"start it with: {PROG} node start {down}")
     if at.startswith("/"):
         at_route = resolve_route(ctx.home, at)
         display = at
@@ -779,7 +798,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def leaf(sub: Any, name: str, func: Callable[[Ctx], int], help_: Optional[str]) -> argparse.ArgumentParser:
         kw = {"help": help_} if help_ else {}
-        p = sub.add_parser(name, parents=[common], description=help_ or func.__doc__, **kw)
+        p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], description=help_ or func.__doc__, **kw)
         p.set_defaults(func=func)
         return p
 

@@ -287,7 +287,7 @@ class Daemon:
             self.config.tcp_listener_address = self.node.tcp_listener.address  # keep the port on restart
             self.nd.save(self.config)
         log.info("node %s started, tcp listener %s", self.nd.name, self.config.tcp_listener_address)
-        steps: List[tuple] = (
+        steps: List[tuple[Any, ...]] = (
             [("service", s, lambda s=s: self.node.start_service(s["kind"], s["address"])) for s in self.config.services]
             + [("outlet", o, lambda o=o: self.node.create_outlet(to=o["to"], address=o["address"])) for o in self.config.outlets]
             + [("inlet", i, lambda i=i: self._open_inlet(i)) for i in self.config.inlets]
@@ -380,14 +380,21 @@ class Daemon:
 
     def op_relay_create(self, name: str, at: str, at_display: str, wait: float = 10.0) -> Dict[str, Any]:
         with self.lock:
-            relay = self.node.create_relay(name, at=at, timeout=wait)
+            relay = self.node.create_relay(name, at=at, wait=False)
+        if not relay.wait_up(wait):  # not under the lock: lists go on meanwhile
+            detail = relay.detail
+            with self.lock:
+                relay.close()
+            raise TimeoutError(f"relay '{name}' at {at_display} not up within {wait:g} s" + (f": {detail}" if detail else ""))
+        with self.lock:
             self.config.relays.append({"name": name, "at": at, "at_display": at_display})
             self.nd.save(self.config)
         log.info("relay %s up at %s", name, at_display)
         return self._relay_json(relay)
 
     def op_relay_list(self) -> List[Dict[str, Any]]:
-        return [self._relay_json(r) for r in self.node.relays()]
+        with self.lock:
+            return [self._relay_json(r) for r in self.node.relays()]
 
     def op_relay_delete(self, name: str) -> Dict[str, str]:
         with self.lock:
@@ -409,7 +416,8 @@ class Daemon:
         return {"address": f"/service/{outlet.address}", "to": outlet.target, **_stats_json(outlet)}
 
     def op_outlet_list(self) -> List[Dict[str, Any]]:
-        return [{"address": f"/service/{o.address}", "to": o.target, **_stats_json(o)} for o in self.node.outlets()]
+        with self.lock:
+            return [{"address": f"/service/{o.address}", "to": o.target, **_stats_json(o)} for o in self.node.outlets()]
 
     def op_outlet_delete(self, address: str) -> Dict[str, str]:
         with self.lock:
@@ -448,7 +456,8 @@ class Daemon:
         return self._inlet_json(inlet)
 
     def op_inlet_list(self) -> List[Dict[str, Any]]:
-        return [self._inlet_json(i) for i in self.node.inlets()]
+        with self.lock:
+            return [self._inlet_json(i) for i in self.node.inlets()]
 
     def op_inlet_delete(self, alias: str) -> Dict[str, str]:
         with self.lock:

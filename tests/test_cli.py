@@ -1,0 +1,230 @@
+"""The ``ockam-py`` command line: the seed walkthrough typed line by line, restarts, errors.
+
+Every test gets a fresh ``$OCKAM_PY_HOME`` and deletes its nodes at the end.
+The CLI runs as ``python -m ockam_py.cli`` so the tests do not depend on the
+console script being (re)installed; ``test_console_script`` checks that one.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator, List
+
+import pytest
+
+from ockam_py import cli
+from ockam_py.daemon import NodeDir, node_names, pid_alive
+
+
+class Cli:
+    """Runs ``ockam-py`` with a private ``$OCKAM_PY_HOME``."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.env = {**os.environ, "OCKAM_PY_HOME": str(home), "NO_COLOR": "1"}
+
+    def run(self, *args: str, timeout: float = 60) -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(
+            [sys.executable, "-m", "ockam_py.cli", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+
+    def ok(self, *args: str) -> str:
+        """Runs a command that must succeed; returns its stdout."""
+        r = self.run(*args)
+        assert r.returncode == 0, f"ockam-py {' '.join(args)} failed ({r.returncode}): {r.stderr}{r.stdout}"
+        return r.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--output", "json"))
+
+    def fails(self, *args: str) -> str:
+        """Runs a command that must fail with a short error and no traceback; returns stderr."""
+        r = self.run(*args)
+        assert r.returncode != 0, f"ockam-py {' '.join(args)} succeeded: {r.stdout}"
+        lines = r.stderr.strip().splitlines()
+        assert 1 <= len(lines) <= 3, r.stderr
+        assert "Traceback" not in r.stderr
+        assert lines[0].startswith("error: "), r.stderr
+        return r.stderr
+
+
+@pytest.fixture
+def ockam() -> Iterator[Cli]:
+    # a short path: the control sockets' paths must fit in 108 bytes
+    home = Path(tempfile.mkdtemp(prefix="ockam-py-"))
+    c = Cli(home)
+    try:
+        yield c
+    finally:
+        pids = [p for p in (NodeDir(home, n).daemon_pid() for n in node_names(home)) if p]
+        c.run("node", "delete", "--all", "--yes")
+        for pid in pids:  # only if delete failed: never leave a daemon behind
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def head(port: int) -> str:
+    """``curl --head`` (or http.client without curl): the status line."""
+    if shutil.which("curl"):
+        r = subprocess.run(["curl", "--silent", "--show-error", "--max-time", "10", "--head", f"127.0.0.1:{port}"],
+                           capture_output=True, text=True, timeout=15)
+        return r.stdout.splitlines()[0].strip() if r.stdout else r.stderr.strip()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("HEAD", "/")
+    resp = conn.getresponse()
+    conn.close()
+    return f"HTTP/{resp.version / 10:.1f} {resp.status} {resp.reason}"
+
+
+@pytest.fixture
+def http_server() -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    try:
+        wait_for(lambda: listening(port), what="http.server")
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_walkthrough_restart_and_delete_all(ockam: Cli, http_server: int) -> None:
+    p2, p6, p9 = free_port(), free_port(), http_server
+
+    # the seed walkthrough, line by line
+    ockam.ok("node", "create", "n2", f"--tcp-listener-address=127.0.0.1:{p2}")
+    ockam.ok("node", "create", "n3")
+    ockam.ok("service", "start", "hop", "--at", "n3")
+    out = ockam.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+    assert "Now relaying messages from /node/n2/service/forward_to_n3 → /node/n3" in out
+    ockam.ok("node", "create", "n1")
+    worker = ockam.ok("tcp-connection", "create", "--from", "n1", "--to", f"127.0.0.1:{p2}").strip()
+    assert re.fullmatch(r"/worker/[0-9a-f]{32}", worker), worker
+    route = f"{worker}/service/forward_to_n3/service/uppercase"
+    assert ockam.ok("message", "send", "hello", "--from", "n1", "--to", route).strip() == "HELLO"
+    ockam.ok("tcp-outlet", "create", "--at", "n3", "--from", "/service/outlet", "--to", f"127.0.0.1:{p9}")
+    ockam.ok("tcp-inlet", "create", "--at", "n1", "--from", f"127.0.0.1:{p6}",
+             "--to", "/node/n2/service/forward_to_n3/service/hop/service/outlet")
+    assert head(p6) == "HTTP/1.0 200 OK"
+
+    # a malformed route: a short error, a non-zero exit
+    ockam.fails("message", "send", "hi", "--from", "n1", "--to", "/worker/zz/service")
+
+    # lists for scripts
+    nodes = {n["name"]: n for n in ockam.json("node", "list")}
+    assert sorted(nodes) == ["n1", "n2", "n3"]
+    assert all(n["status"] == "running" and pid_alive(n["pid"]) for n in nodes.values())
+    assert nodes["n2"]["tcp_listener_address"] == f"127.0.0.1:{p2}"
+    assert [c["address"] for c in ockam.json("tcp-connection", "list", "--at", "n1")] == [worker]
+    assert [r["name"] for r in ockam.json("relay", "list", "--to", "n3")] == ["n3"]
+    assert ockam.json("tcp-inlet", "list", "--at", "n1")[0]["bind_address"] == f"127.0.0.1:{p6}"
+    assert oct(os.stat(NodeDir(ockam.home, "n1").socket).st_mode & 0o777) == "0o600"
+
+    # a killed node shows as stopped; `node start` brings back its relay and outlet
+    os.kill(nodes["n3"]["pid"], signal.SIGKILL)
+    wait_for(lambda: not pid_alive(nodes["n3"]["pid"]), what="n3 to die")
+    assert {n["name"]: n["status"] for n in ockam.json("node", "list")}["n3"] == "stopped"
+    assert "stopped" in ockam.ok("node", "list")
+    ockam.ok("node", "start", "n3")
+    wait_for(lambda: [r["status"] for r in ockam.json("relay", "list", "--to", "n3")] == ["up"], what="relay up")
+    assert [o["to"] for o in ockam.json("tcp-outlet", "list", "--at", "n3")] == [f"127.0.0.1:{p9}"]
+    assert ockam.ok("message", "send", "hello", "--from", "n1", "--to", route).strip() == "HELLO"
+    assert head(p6) == "HTTP/1.0 200 OK"
+
+    # delete --all: no process, no listener, no state left
+    pids = [n["pid"] for n in ockam.json("node", "list")]
+    ports = [int(n["tcp_listener_address"].rsplit(":", 1)[1]) for n in ockam.json("node", "list")] + [p6]
+    ockam.ok("node", "delete", "--all", "--yes")
+    assert not [pid for pid in pids if pid_alive(pid)]
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert ockam.json("node", "list") == []
+
+
+def test_errors_are_one_line(ockam: Cli) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        assert "address already in use" in ockam.fails("node", "create", "x", f"--tcp-listener-address=127.0.0.1:{port}")
+    finally:
+        taken.close()
+    assert ockam.json("node", "list") == []  # a node that could not start is not kept
+    assert "unknown node 'nope'" in ockam.fails("service", "start", "hop", "--at", "nope")
+    ockam.ok("node", "create", "a")
+    assert "unknown node 'nope'" in ockam.fails("message", "send", "hi", "--from", "a", "--to", "/node/nope/service/echo")
+    assert "already exists" in ockam.fails("node", "create", "a")
+    assert "no reply" in ockam.fails("message", "send", "hi", "--from", "a", "--to", "/service/none", "--timeout", "0.5")
+    assert ockam.ok("message", "send", "hi", "--from", "a", "--to", "/node/a/service/echo").strip() == "hi"
+    ockam.ok("node", "stop", "a")
+    assert "not running" in ockam.fails("service", "start", "hop", "--at", "a")
+    assert "Traceback" in ockam.run("service", "start", "hop", "--at", "a", "--verbose").stderr
+
+
+def test_help_on_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    commands: List[List[str]] = [[]] + [
+        [group, *([sub] if sub else [])]
+        for group, subs in {
+            "node": ["", "create", "list", "show", "start", "stop", "delete", "logs", "default"],
+            "service": ["", "start", "list"],
+            "tcp-connection": ["", "create", "list", "delete"],
+            "message": ["", "send"],
+            "relay": ["", "create", "list", "delete"],
+            "tcp-outlet": ["", "create", "list", "delete"],
+            "tcp-inlet": ["", "create", "list", "delete"],
+        }.items()
+        for sub in subs
+    ]
+    for args in commands:
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([*args, "--help"])
+        assert exit_.value.code == 0, args
+        assert "usage: ockam-py" in capsys.readouterr().out
+
+
+def test_console_script() -> None:
+    scripts = {ep.name for ep in importlib.metadata.entry_points(group="console_scripts")}
+    if "ockam-py" not in scripts:
+        pytest.skip("ockam_py is not installed with its console script: pip install -e .")
+    exe = shutil.which("ockam-py")
+    assert exe, "ockam-py is not on PATH"
+    r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "tcp-inlet" in r.stdout
