@@ -39,7 +39,7 @@ int ock_relay_create(ock_node *n, const char *name, const ock_route *at, const o
                      size_t errcap);
 /* Closes relay `name`: OCK_ENOENT when there is none. */
 int ock_relay_close(ock_node *n, const char *name);
-/* Appends one line per relay: "name status remote_address attempts\n". */
+/* Appends one line per relay: "name status remote_address attempts main_remote\n". */
 void ock_relay_list(ock_node *n, ock_buf *out);
 
 #endif

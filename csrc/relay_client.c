@@ -320,8 +320,8 @@ void ock_relay_list(ock_node *n, ock_buf *out) {
   for (client *c = s ? s->clients : NULL; c; c = c->next) {
     if (c->status == OCK_RELAY_CLOSED) continue;
     char line[700];
-    int k = snprintf(line, sizeof line, "%s %s %s %llu\n", c->name, status_name(c->status),
-                     c->remote[0] ? c->remote : "-", (unsigned long long)c->attempts);
+    int k = snprintf(line, sizeof line, "%s %s %s %llu %s\n", c->name, status_name(c->status),
+                     c->remote[0] ? c->remote : "-", (unsigned long long)c->attempts, c->main_addr);
     ock_buf_append(out, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
   }
 }
