@@ -16,6 +16,7 @@
 #include "tcp.h"
 
 typedef struct api_cmd api_cmd;
+typedef void (*lister)(ock_node *n, ock_buf *out);
 struct api_cmd {
   ock_cmd cmd;
   void (*fn)(api_cmd *a, ock_node *n); /* n: the node named by node_id, or NULL */
@@ -28,6 +29,7 @@ struct api_cmd {
   ock_route r1, r2;
   ock_buf data;
   ock_relay_opts relay_opts;
+  lister list;
 };
 
 static void api_run(ock_cmd *c) {
@@ -93,6 +95,19 @@ static api_cmd *cmd_new(void (*fn)(api_cmd *, ock_node *), uint32_t node, const 
     return NULL;
   }
   return a;
+}
+
+/* A command that appends a node's listing to call->out. */
+static void do_list(api_cmd *a, ock_node *n) {
+  a->list(n, &a->call->out);
+  ock_call_finish(a->call, 0);
+}
+
+static ock_call *list_cmd(uint32_t node, lister list) {
+  api_cmd *a = cmd_new(do_list, node, NULL, NULL);
+  if (!a) return NULL;
+  a->list = list;
+  return submit(a);
 }
 
 /* ---- nodes ---- */
@@ -249,24 +264,20 @@ ock_call *ock_api_stop_worker(uint32_t node, const char *addr) {
   return a ? submit(a) : NULL;
 }
 
-static void do_list_connections(api_cmd *a, ock_node *n) {
+static void list_connections(ock_node *n, ock_buf *out) {
   for (ock_tcp_conn *c = n->conns; c; c = ock_tcp_conn_next(c)) {
     if (!ock_tcp_conn_is_open(c)) continue;
-    uint64_t in, out;
-    ock_tcp_conn_counters(c, &in, &out);
+    uint64_t in, bytes_out;
+    ock_tcp_conn_counters(c, &in, &bytes_out);
     char line[512];
     int k = snprintf(line, sizeof line, "%s %s %s %s %" PRIu64 " %" PRIu64 "\n", ock_tcp_conn_address(c),
                      ock_tcp_conn_is_outgoing(c) ? "outgoing" : "accepted", ock_tcp_conn_peer(c),
-                     ock_tcp_conn_target(c)[0] ? ock_tcp_conn_target(c) : "-", in, out);
-    ock_buf_append(&a->call->out, line, (size_t)k);
+                     ock_tcp_conn_target(c)[0] ? ock_tcp_conn_target(c) : "-", in, bytes_out);
+    ock_buf_append(out, line, (size_t)k);
   }
-  ock_call_finish(a->call, 0);
 }
 
-ock_call *ock_api_list_connections(uint32_t node) {
-  api_cmd *a = cmd_new(do_list_connections, node, NULL, NULL);
-  return a ? submit(a) : NULL;
-}
+ock_call *ock_api_list_connections(uint32_t node) { return list_cmd(node, list_connections); }
 
 static void do_close_connection(api_cmd *a, ock_node *n) {
   for (ock_tcp_conn *c = n->conns; c; c = ock_tcp_conn_next(c)) {
@@ -316,25 +327,9 @@ ock_call *ock_api_relay_close(uint32_t node, const char *name) {
   return a ? submit(a) : NULL;
 }
 
-static void do_relay_list(api_cmd *a, ock_node *n) {
-  ock_relay_list(n, &a->call->out);
-  ock_call_finish(a->call, 0);
-}
+ock_call *ock_api_relay_list(uint32_t node) { return list_cmd(node, ock_relay_list); }
 
-ock_call *ock_api_relay_list(uint32_t node) {
-  api_cmd *a = cmd_new(do_relay_list, node, NULL, NULL);
-  return a ? submit(a) : NULL;
-}
-
-static void do_relay_service_list(api_cmd *a, ock_node *n) {
-  ock_relay_service_list(n, &a->call->out);
-  ock_call_finish(a->call, 0);
-}
-
-ock_call *ock_api_relay_service_list(uint32_t node) {
-  api_cmd *a = cmd_new(do_relay_service_list, node, NULL, NULL);
-  return a ? submit(a) : NULL;
-}
+ock_call *ock_api_relay_service_list(uint32_t node) { return list_cmd(node, ock_relay_service_list); }
 
 /* ---- portals ---- */
 
@@ -388,15 +383,7 @@ ock_call *ock_api_outlet_close(uint32_t node, const char *addr) {
   return a ? submit(a) : NULL;
 }
 
-static void do_portal_list(api_cmd *a, ock_node *n) {
-  ock_portal_list(n, &a->call->out);
-  ock_call_finish(a->call, 0);
-}
-
-ock_call *ock_api_portal_list(uint32_t node) {
-  api_cmd *a = cmd_new(do_portal_list, node, NULL, NULL);
-  return a ? submit(a) : NULL;
-}
+ock_call *ock_api_portal_list(uint32_t node) { return list_cmd(node, ock_portal_list); }
 
 /* ---- limits ---- */
 
@@ -414,15 +401,9 @@ ock_call *ock_api_set_limit(uint32_t node, const char *name, long value) {
   return submit(a);
 }
 
-static void do_limits(api_cmd *a, ock_node *n) {
-  ock_limits_list(&n->limits, &a->call->out);
-  ock_call_finish(a->call, 0);
-}
+static void list_limits(ock_node *n, ock_buf *out) { ock_limits_list(&n->limits, out); }
 
-ock_call *ock_api_limits(uint32_t node) {
-  api_cmd *a = cmd_new(do_limits, node, NULL, NULL);
-  return a ? submit(a) : NULL;
-}
+ock_call *ock_api_limits(uint32_t node) { return list_cmd(node, list_limits); }
 
 int ock_api_parse_route(const char *text, ock_route *out, char *err, size_t errcap) {
   return ock_route_parse_text(text, out, ock_node_lookup_listener, NULL, err, errcap);
