@@ -69,6 +69,11 @@ void ock_portal_set_conn_closed(ock_portal_set *set, ock_tcp_conn *c);
 /* The inlet behind `ret` gave up before our Pong (its Disconnect reached the
  * outlet itself): drop the portal connection still dialling for it. */
 void ock_portal_set_cancel(ock_portal_set *set, const ock_route *ret);
+/* The route to the node at the other end of an open connection of the set
+ * (its remote route without the last hop), for liveness pings. 0 or OCK_ENOENT. */
+int ock_portal_set_peer_route(const ock_portal_set *set, ock_route *out);
+/* Ends every open connection of the set: the other side stopped answering. */
+void ock_portal_set_fail_all(ock_portal_set *set, const char *why);
 /* Closes every connection of the set (sending Disconnect). */
 void ock_portal_set_close(ock_portal_set *set);
 

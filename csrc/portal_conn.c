@@ -44,6 +44,8 @@ struct portal {
   int handles;
   int64_t credit;
   uint64_t unacked;
+  uint64_t inflight;     /* credit mode: received and not yet granted back */
+  char held[OCK_HEX_ADDR_LEN + 1]; /* the connection we stopped reading, "" when none */
   size_t wq_bytes;
   ock_wpool pool;
   ock_drain_waiter drain;
@@ -108,8 +110,18 @@ static void on_handle_closed(uv_handle_t *h) {
   ock_node_handle_closed(n);
 }
 
+/* Lets the transport connection we held go on reading. */
+static void release_hold(portal *p) {
+  if (!p->held[0]) return;
+  ock_addr a = {OCK_TT_LOCAL, p->held, OCK_HEX_ADDR_LEN};
+  ock_tcp_conn *c = ock_tcp_conn_by_address(p->node, a);
+  if (c) ock_tcp_conn_unhold(c);
+  p->held[0] = 0;
+}
+
 static void portal_close(portal *p, int send_disconnect) {
   if (p->state == P_CLOSING) return;
+  release_hold(p);
   if (send_disconnect && p->remote.n && !p->peer_gone) send_ctl(p, OCK_PORTAL_DISCONNECT, 0);
   p->state = P_CLOSING;
   ock_router_remove(p->node, &p->worker);
@@ -158,12 +170,37 @@ static void close_after_flush(portal *p) {
 /* Bytes reached our socket: count them and grant them back as credit. */
 static void delivered(portal *p, size_t len) {
   p->set->bytes_in += len;
+  if (p->held[0] && p->wq_bytes < OCK_TCP_LOW_WATER) release_hold(p);
   if (!(p->caps & OCK_PORTAL_CAP_CREDIT) || p->peer_gone) return;
   p->unacked += len;
   if (p->unacked >= GRANT_EVERY) {
     send_credit(p, p->unacked);
+    p->inflight -= p->unacked;
     p->unacked = 0;
   }
+}
+
+/* A Payload arrived: a peer of ours must stay within the credit we granted;
+ * any peer whose data piles up stops the connection it came on (a Rust peer
+ * has no credit: this is its back-pressure), and past max_write_queue the
+ * portal connection ends. Returns 0 to go on writing. */
+static int admit(portal *p, size_t len, ock_tcp_conn *from) {
+  if (p->caps & OCK_PORTAL_CAP_CREDIT) {
+    p->inflight += len;
+    if (p->inflight > OCK_PORTAL_WINDOW) {
+      fail(p, "peer sent more than the credit it was granted");
+      return -1;
+    }
+  }
+  if (p->wq_bytes + len > (uint64_t)p->node->limits.max_write_queue) {
+    fail(p, "client is not reading (max_write_queue reached)");
+    return -1;
+  }
+  if (from && !p->held[0] && p->wq_bytes + len > OCK_TCP_HIGH_WATER) {
+    ock_tcp_conn_hold(from);
+    memcpy(p->held, ock_tcp_conn_address(from), sizeof p->held);
+  }
+  return 0;
 }
 
 static void on_write(uv_write_t *req, int status) {
@@ -321,7 +358,6 @@ static void handle_pong(portal *p, const ock_msg *m, const ock_portal_msg *pm) {
 }
 
 static void portal_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
-  (void)from;
   portal *p = w->ctx;
   ock_portal_msg pm;
   if (m->onward.n != 1) { /* 6.3 item 6: nothing may route through a portal worker */
@@ -344,7 +380,7 @@ static void portal_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
       fail(p, p->state != P_OPEN ? "payload before the handshake" : "payload after end of stream");
       return;
     }
-    write_data(p, pm.data, pm.len);
+    if (admit(p, pm.len, from) == 0) write_data(p, pm.data, pm.len);
     return;
   case OCK_PORTAL_EOF:
     if (p->state != P_OPEN || !(p->caps & OCK_PORTAL_CAP_HALF_CLOSE) || p->got_eof) {
@@ -496,5 +532,23 @@ void ock_portal_set_cancel(ock_portal_set *set, const ock_route *ret) {
     if (p->state == P_HANDSHAKE && route_eq(&p->remote, ret)) {
       p->peer_gone = 1;
       fail(p, "the inlet gave up before the target answered");
+    }
+}
+
+int ock_portal_set_peer_route(const ock_portal_set *set, ock_route *out) {
+  for (const portal *p = set->conns; p; p = p->next)
+    if (p->state == P_OPEN && p->remote.n > 1) {
+      *out = p->remote;
+      ock_route_pop_back(out);
+      return 0;
+    }
+  return OCK_ENOENT;
+}
+
+void ock_portal_set_fail_all(ock_portal_set *set, const char *why) {
+  for (portal *p = set->conns; p; p = p->next)
+    if (p->state == P_OPEN) {
+      p->peer_gone = 1;
+      fail(p, why);
     }
 }

@@ -10,9 +10,16 @@
 #include "log.h"
 #include "multiaddr.h"
 #include "portal.h"
+#include "loop.h"
+#include "rand.h"
 #include "tcp.h"
 
 #define PONG_TIMEOUT_MS 5000
+/* While an inlet has open portal connections it pings the outlet node's echo
+ * along their route (as Ockam's inlet session does, spec 6.6): when the far
+ * side dies behind a relay nothing else would tell the clients. */
+#define PING_INTERVAL_MS 3000
+#define PING_MISSES 3
 
 typedef struct inlet inlet;
 struct inlet {
@@ -22,6 +29,10 @@ struct inlet {
   ock_route to;
   char to_text[512];
   int closed;
+  uv_timer_t ping_timer;
+  ock_worker pinger;
+  char ping_addr[OCK_HEX_ADDR_LEN + 1];
+  int outstanding;
   inlet *next;
 };
 
@@ -90,6 +101,42 @@ static int inlet_accept(ock_node *n, uv_stream_t *server, void *arg) {
   return ock_portal_accept(&i->set, server, &i->to);
 }
 
+static void pinger_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+  (void)m, (void)from;
+  ((inlet *)w->ctx)->outstanding = 0;
+}
+
+static void on_ping_timer(uv_timer_t *t) {
+  inlet *i = t->data;
+  ock_route route;
+  if (ock_portal_set_peer_route(&i->set, &route)) { /* nothing open: nothing to watch */
+    i->outstanding = 0;
+    return;
+  }
+  if (i->outstanding >= PING_MISSES) {
+    OCK_WARN("node %s: inlet %s: the outlet's node stopped answering pings, closing its clients", i->set.node->name,
+             i->bound);
+    ock_portal_set_fail_all(&i->set, "the outlet's node stopped answering");
+    i->outstanding = 0;
+    return;
+  }
+  static const uint8_t ping[9] = {0x1b, 0, 0, 0, 0, 0, 0, 0, 1}; /* a CBOR u64, as Ockam's sessions send */
+  ock_msg m;
+  ock_msg_init(&m, ping, sizeof ping);
+  m.onward = route;
+  if (ock_route_push_back(&m.onward, OCK_TT_LOCAL, "echo", 4)) return;
+  ock_route_push_back(&m.ret, OCK_TT_LOCAL, i->ping_addr, OCK_HEX_ADDR_LEN);
+  i->outstanding++;
+  ock_node_dispatch(i->set.node, &m, NULL);
+}
+
+static void on_ping_timer_closed(uv_handle_t *h) {
+  inlet *i = h->data;
+  ock_node *n = i->set.node;
+  set_release(&i->set); /* may free i */
+  ock_node_handle_closed(n);
+}
+
 int ock_inlet_create(ock_node *n, const char *bind, const ock_route *to, char *bound, size_t cap, char *err,
                      size_t errcap) {
   portals_state *st = ock_node_ext(n, &ops);
@@ -105,6 +152,14 @@ int ock_inlet_create(ock_node *n, const char *bind, const ock_route *to, char *b
   }
   snprintf(i->bound, sizeof i->bound, "%s", ock_tcp_listener_address(i->listener));
   snprintf(bound, cap, "%s", i->bound);
+  ock_rand_hex_addr(i->ping_addr);
+  i->pinger = (ock_worker){n, i->ping_addr, OCK_HEX_ADDR_LEN, OCK_FC_ALL, pinger_handle, i, 0, "inlet", NULL};
+  ock_router_add(n, &i->pinger);
+  uv_timer_init(ock_loop(), &i->ping_timer);
+  i->ping_timer.data = i;
+  i->set.refs++; /* the timer's, dropped in its close callback */
+  n->handles++;
+  uv_timer_start(&i->ping_timer, on_ping_timer, PING_INTERVAL_MS, PING_INTERVAL_MS);
   i->next = st->inlets;
   st->inlets = i;
   OCK_INFO("node %s: inlet listening on %s, to %s", n->name, i->bound, i->to_text);
@@ -114,6 +169,8 @@ int ock_inlet_create(ock_node *n, const char *bind, const ock_route *to, char *b
 static void inlet_close(inlet *i) {
   if (i->closed) return;
   i->closed = 1;
+  ock_router_remove(i->set.node, &i->pinger);
+  uv_close((uv_handle_t *)&i->ping_timer, on_ping_timer_closed);
   ock_tcp_listener_close(i->listener);
   ock_portal_set_close(&i->set);
   set_release(&i->set);

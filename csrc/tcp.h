@@ -62,6 +62,12 @@ struct ock_drain_waiter {
 void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w);
 void ock_drain_waiter_cancel(ock_drain_waiter *w);
 
+/* The other way round: a consumer that cannot keep up (a portal whose
+ * client does not read) holds the connection feeding it. Reading stops while
+ * any hold is on; unhold takes one off. */
+void ock_tcp_conn_hold(ock_tcp_conn *c);
+void ock_tcp_conn_unhold(ock_tcp_conn *c);
+
 /* Counters for listings. */
 void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *bytes_in, uint64_t *bytes_out);
 

@@ -10,8 +10,8 @@
 #include "wpool.h"
 
 #define READ_CHUNK (64 * 1024)     /* room kept free for each read */
-#define RBUF_KEEP (1024 * 1024)    /* a read buffer above this shrinks when idle... */
-#define RBUF_SHRINK (4 * 1024 * 1024) /* ...once it grew past this (a big frame) */
+#define RBUF_KEEP (512 * 1024)       /* a read buffer shrinks to this when idle... */
+#define RBUF_SHRINK (1024 * 1024)    /* ...once it grew past this (frames over 512 KiB) */
 
 enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 
@@ -38,6 +38,7 @@ struct ock_tcp_conn {
   int state;
   int got_preamble;
   int relayed;
+  int holds;
   int open_handles; /* tcp, timer, and a pending getaddrinfo */
   int close_status;
   ock_buf rbuf;
@@ -287,6 +288,20 @@ static void sender_handle(ock_worker *worker, ock_msg *m, ock_tcp_conn *from) {
 }
 
 /* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+void ock_tcp_conn_hold(ock_tcp_conn *c) {
+  if (c->holds++ == 0 && c->state == ST_OPEN) uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void ock_tcp_conn_unhold(ock_tcp_conn *c) {
+  if (c->holds > 0 && --c->holds == 0 && c->state == ST_OPEN) {
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc) ock_tcp_conn_close(c, rc);
+  }
+}
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;

@@ -2,8 +2,10 @@
 
 #include <stdlib.h>
 
-#define POOL_MAX 16              /* requests kept per stream */
-#define KEEP_CAP (512 * 1024)    /* bigger buffers are given back */
+/* Enough for a stream in steady state to write without allocating, small
+ * enough that an idle connection pins at most 1 MiB here. */
+#define POOL_MAX 4               /* requests kept per stream */
+#define KEEP_CAP (256 * 1024)    /* bigger buffers are given back */
 
 void ock_wpool_init(ock_wpool *p) {
   p->free = NULL;
