@@ -10,6 +10,8 @@ from ._core import NodeClosedError, RouteError
 from .node import Message, Node, TcpConnection, TcpListener, Worker
 from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
+from .share import Connected, Exposed, connect, expose
+from .topology import Topology, topology
 from . import _core
 
 
@@ -19,6 +21,8 @@ def parse_route(route: "str | list[str]") -> "list[str]":
 
 
 __all__ = [
+    "Connected",
+    "Exposed",
     "Inlet",
     "Message",
     "Node",
@@ -30,6 +34,10 @@ __all__ = [
     "RouteError",
     "TcpConnection",
     "TcpListener",
+    "Topology",
     "Worker",
+    "connect",
+    "expose",
     "parse_route",
+    "topology",
 ]

@@ -20,7 +20,7 @@ from . import _core
 logger = logging.getLogger("ockam_py")
 logger.addHandler(logging.NullHandler())  # a library: the application decides where lines go
 
-Handler = Callable[[tuple], None]
+Handler = Callable[[Tuple[Any, ...]], None]
 
 _lock = threading.Lock()
 _handlers: Dict[Tuple[int, str], Handler] = {}
@@ -96,7 +96,7 @@ def unregister_node(node_id: int) -> None:
                 del table[key]
 
 
-def _dispatch(event: tuple) -> None:
+def _dispatch(event: Tuple[Any, ...]) -> None:
     kind = event[0]
     if kind == "log":
         _, level, text = event

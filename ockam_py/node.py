@@ -7,7 +7,7 @@ import inspect
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _core, _runtime
 from ._core import NodeClosedError
@@ -66,6 +66,11 @@ class TcpConnection:
     def __repr__(self) -> str:
         way = "to" if self.outgoing else "from"
         return f"<TcpConnection {self.address} of {self.node_name!r} {way} {self.peer}>"
+
+    def _repr_html_(self) -> str:
+        from .topology import connection_html
+
+        return connection_html(self)
 
 
 @dataclass
@@ -143,7 +148,7 @@ class Node:
         self.closed = False
         self._workers: Dict[str, Worker] = {}
         self._relays: Dict[str, Relay] = {}
-        self._portals: Dict[tuple, object] = {}
+        self._portals: Dict[Tuple[str, str], object] = {}
         with Node._registry_lock:
             Node._by_name[name] = self
 
@@ -236,7 +241,8 @@ class Node:
         token, future = _runtime.start_async(convert)
         try:
             _core.request(self.id, to, data, timeout, token)
-            return await future
+            result: Payload = await future
+            return result
         finally:
             _runtime.forget_async(token)
 
@@ -274,13 +280,13 @@ class Node:
         if inspect.iscoroutinefunction(handler) and loop is None:
             raise RuntimeError("an async handler needs a running event loop: start the worker from async code")
 
-        def on_event(event: tuple) -> None:
+        def on_event(event: Tuple[Any, ...]) -> None:
             _, _node_id, addr, payload, onward, ret = event
             message = Message(self, addr, payload, onward, ret)
             if loop is None:
                 handler(message)
             else:
-                asyncio.run_coroutine_threadsafe(handler(message), loop)  # type: ignore[arg-type]
+                asyncio.run_coroutine_threadsafe(handler(message), loop)  # type: ignore[arg-type, func-returns-value]
 
         if address in self._workers:
             raise ValueError(f"node {self.name!r} already has a worker at {address!r}")
@@ -326,6 +332,8 @@ class Node:
             raise
         self._relays[name] = relay
         if wait and not relay.wait_up(timeout):
+            if self.closed or relay.status == "closed":
+                raise NodeClosedError(f"node {self.name!r} was closed while relay {name!r} was starting")
             detail = relay.detail
             relay.close()
             raise TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
@@ -399,3 +407,8 @@ class Node:
     def __repr__(self) -> str:
         state = "closed" if self.closed else (f"listening on {self.tcp_listener.address}" if self.tcp_listener else "no listener")
         return f"<Node {self.name!r} {state}>"
+
+    def _repr_html_(self) -> str:
+        from .topology import node_html
+
+        return node_html(self)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from . import _core
 
@@ -30,7 +30,7 @@ class _Portal:
         self._where = where
         self.closed = False
 
-    def _line(self) -> Optional[list]:
+    def _line(self) -> Optional[List[str]]:
         if self.node.closed:
             return None
         for line in _core.portal_list(self.node.id).splitlines():
@@ -63,6 +63,11 @@ class _Portal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _repr_html_(self) -> str:
+        from .topology import portal_html
+
+        return portal_html(self)
 
 
 class Inlet(_Portal):

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from . import _core, _runtime
 
@@ -60,18 +60,28 @@ class Relay:
         """The route to the relay, relative to the relay node: ``/service/forward_to_<name>``."""
         return f"/service/{self.remote_address}"
 
+    def _info(self) -> Optional[List[str]]:
+        if self._status == "closed" or self.node.closed:
+            return None
+        for line in _core.relay_list(self.node.id).splitlines():
+            fields = line.rsplit(" ", 4)
+            if fields[0] == self.name:
+                return fields
+        return None
+
     @property
     def attempts(self) -> int:
         """How many times the relay has connected and registered (1 for a relay that never dropped)."""
-        if self._status == "closed" or self.node.closed:
-            return 0
-        for line in _core.relay_list(self.node.id).splitlines():
-            name, _status, _remote, attempts = line.rsplit(" ", 3)
-            if name == self.name:
-                return int(attempts)
-        return 0
+        info = self._info()
+        return int(info[3]) if info else 0
 
-    def _on_event(self, event: tuple) -> None:
+    @property
+    def local_address(self) -> str:
+        """The 32-hex address this node registers from (Ockam's ``main_remote``), "" once closed."""
+        info = self._info()
+        return info[4] if info else ""
+
+    def _on_event(self, event: Tuple[Any, ...]) -> None:
         _, _node_id, code, _name, detail = event
         status = STATUSES[code]
         with self._cond:
@@ -105,8 +115,12 @@ class Relay:
         future: "asyncio.Future[bool]" = loop.create_future()
 
         def on_change(_relay: "Relay", status: str) -> None:
+            def settle() -> None:
+                if not future.done():
+                    future.set_result(status == "up")
+
             if status in ("up", "closed"):
-                loop.call_soon_threadsafe(lambda: future.done() or future.set_result(status == "up"))
+                loop.call_soon_threadsafe(settle)
 
         with self._cond:
             if self._status in ("up", "closed"):
@@ -147,3 +161,8 @@ class Relay:
 
     def __repr__(self) -> str:
         return f"<Relay {self.name!r} of {self.node.name!r} at {self.at} {self._status}>"
+
+    def _repr_html_(self) -> str:
+        from .topology import relay_html
+
+        return relay_html(self)

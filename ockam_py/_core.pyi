@@ -1,0 +1,84 @@
+"""Type stubs for ``ockam_py._core``, the C extension (csrc/python/module.c).
+
+Every function takes a node id (an ``int`` from :func:`node_create`) and runs
+its command on the loop thread, waiting with the GIL released. Calls that take
+an optional ``token`` do not wait when it is given: they return ``None`` and
+their result arrives later as a ``("call", token, code, text, payload)`` event
+from :func:`next_event`.
+
+Routes are a ``str`` (a multiaddr such as ``/worker/<hex>/service/echo`` or
+route text such as ``0#a => 1#b``) or a sequence of such strings.
+"""
+
+from typing import Any, Optional, Sequence, Tuple, Union, overload
+
+RouteLike = Union[str, Sequence[str]]
+
+# One event from next_event(); its first item says which:
+#   ("log", level, text)
+#   ("message", node_id, worker_address, payload, onward_route, return_route)
+#   ("call", token, code, text, payload)
+#   ("status", node_id, code, name, detail)
+Event = Tuple[Any, ...]
+
+class RouteError(ValueError):
+    """A malformed route or an unknown node."""
+
+class NodeClosedError(RuntimeError):
+    """The node was closed."""
+
+def node_create(name: str, listen: Optional[str] = None, /) -> Tuple[int, str]:
+    """Creates a node; returns (id, bound listener address or "")."""
+
+def node_close(id: int, /) -> None: ...
+def start_service(id: int, kind: str, address: Optional[str] = None, /) -> None: ...
+@overload
+def connect(id: int, hostport: str, timeout: float = 10.0, /) -> str:
+    """Opens a TCP connection to ``host:port``; returns its worker address (32 hex)."""
+
+@overload
+def connect(id: int, hostport: str, timeout: float, token: int, /) -> None:
+    """With a token: returns at once; the worker address comes in the "call" event."""
+
+@overload
+def request(id: int, route: RouteLike, payload: bytes, timeout: float, /) -> bytes:
+    """Sends payload along route and returns the raw reply payload."""
+
+@overload
+def request(id: int, route: RouteLike, payload: bytes, timeout: float, token: int, /) -> None:
+    """With a token: returns at once; the reply comes in the "call" event."""
+
+def send(id: int, onward: RouteLike, return_route: RouteLike, payload: bytes, /) -> None: ...
+def start_worker(id: int, address: str, /) -> None: ...
+def stop_worker(id: int, address: str, /) -> None: ...
+def list_connections(id: int, /) -> str:
+    """Lines ``worker incoming|outgoing peer target bytes_in bytes_out``."""
+
+def close_connection(id: int, worker: str, /) -> None: ...
+def relay_create(id: int, name: str, at: RouteLike, ping_interval: float = ..., backoff_max: float = ..., /) -> None: ...
+def relay_close(id: int, name: str, /) -> None: ...
+def relay_list(id: int, /) -> str:
+    """Lines ``name status remote attempts local_address`` (``-`` for a field not known yet)."""
+
+def relay_service_list(id: int, /) -> str:
+    """Lines ``forward_to_<name> route``."""
+
+def make_error(code: int, message: str, /) -> BaseException: ...
+def inlet_create(id: int, bind: str, route: RouteLike, /) -> str:
+    """Starts an inlet; returns the bound ``host:port``."""
+
+def outlet_create(id: int, target: str, address: str, /) -> None: ...
+def portal_close(id: int, kind: str, address: str, /) -> None: ...
+def portal_list(id: int, /) -> str:
+    """Lines ``inlet|outlet address where open total bytes_out bytes_in`` (``where`` may hold spaces)."""
+
+def set_limit(id: int, name: str, value: int, /) -> None: ...
+def limits(id: int, /) -> str: ...
+def parse_route(route: RouteLike, /) -> list[str]: ...
+def next_event(timeout: float, /) -> Optional[Event]: ...
+def interrupt_events() -> None: ...
+def shutdown(timeout: float = 5.0, /) -> None: ...
+def after_fork_child() -> None: ...
+def bare_encode(data: Union[bytes, bytearray, memoryview], /) -> bytes: ...
+def bare_decode(data: Union[bytes, bytearray, memoryview], /) -> bytes: ...
+def set_log_level(level: int, /) -> None: ...
