@@ -20,7 +20,9 @@ int ock_buf_reserve(ock_buf *b, size_t extra) {
   if (extra > SIZE_MAX - b->len) return OCK_ENOMEM;
   size_t need = b->len + extra;
   if (need <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 64;
+  /* a first allocation is exact (a pooled write buffer then fits the next
+   * frame of the same size); growth after that doubles */
+  size_t cap = b->cap ? b->cap : need;
   while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   uint8_t *p = realloc(b->data, cap);
   if (!p) return OCK_ENOMEM;

@@ -303,6 +303,16 @@ void ock_tcp_conn_unhold(ock_tcp_conn *c) {
   }
 }
 
+/* Bytes still missing from a big frame whose header is in the buffer, else 0. */
+static size_t big_frame_left(const ock_tcp_conn *c) {
+  size_t at = c->got_preamble ? 0 : 1;
+  if (c->rbuf.len < at + 4) return 0;
+  const uint8_t *p = c->rbuf.data + at;
+  size_t frame = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+  size_t have = c->rbuf.len - at;
+  return frame > have && frame - have >= READ_CHUNK / 4 ? frame - have : 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   ock_tcp_conn *c = h->data;
@@ -310,7 +320,12 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
     return;
   }
-  *buf = uv_buf_init((char *)c->rbuf.data + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
+  size_t room = c->rbuf.cap - c->rbuf.len;
+  /* A big frame is read up to its end and no further: the next frame then
+   * starts at the front of the buffer instead of being moved there. */
+  size_t left = big_frame_left(c);
+  if (left && left < room) room = left;
+  *buf = uv_buf_init((char *)c->rbuf.data + c->rbuf.len, (unsigned)room);
 }
 
 static uint32_t be32(const uint8_t *p) {

@@ -5,7 +5,7 @@
 /* Enough for a stream in steady state to write without allocating, small
  * enough that an idle connection pins at most 1 MiB here. */
 #define POOL_MAX 4               /* requests kept per stream */
-#define KEEP_CAP (256 * 1024)    /* bigger buffers are given back */
+#define KEEP_CAP (272 * 1024)    /* bigger buffers are given back; a 256 KiB portal chunk and its frame fit */
 
 void ock_wpool_init(ock_wpool *p) {
   p->free = NULL;

@@ -12,6 +12,7 @@
 #include "../log.h"
 #include "../loop.h"
 #include "../node.h"
+#include "../rand.h"
 
 static PyObject *RouteError;
 static PyObject *NodeClosedError;
@@ -470,6 +471,7 @@ static PyObject *py_after_fork_child(PyObject *self, PyObject *noargs) {
   (void)self, (void)noargs;
   ock_loop_forget_after_fork();
   ock_node_forget_after_fork();
+  ock_rand_after_fork();
   Py_RETURN_NONE;
 }
 
