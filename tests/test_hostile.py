@@ -11,7 +11,8 @@ connection, one after another, and records each round trip. Every reply must com
 (p99 < 200 ms, none over 1 s). After each attack the node's fd count must come back to
 within 5 of its baseline, and across all attacks its RSS may grow by less than 64 MiB.
 
-The CBOR helpers are copied from tests/test_raw_wire.py (spec-only), not imported.
+The CBOR, BARE and framing helpers are those of tests/wire_spec.py (spec-only, it imports
+nothing from the project); the probe process imports it too.
 Figures are printed as lines starting with "FIGURE"; run with ``-s`` to see them.
 """
 
@@ -33,12 +34,25 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
+from wire_spec import (
+    MAX_MESSAGE_SIZE,
+    PREAMBLE,
+    bare_string,
+    cbor_bytes,
+    echo_frame,
+    encode_address,
+    encode_message,
+    encode_route,
+    frame,
+    local,
+    read_exact,
+    read_frame,
+)
+
 if not sys.platform.startswith("linux"):
     pytest.skip("measures the node through /proc", allow_module_level=True)
 
 MiB = 1024 * 1024
-PREAMBLE = b"\x01"  # spec 3.1
-MAX_MESSAGE_SIZE = 16 * MiB  # spec 3.1
 FRAME_TIMEOUT_MS = 2000  # set in the child: slow peers are closed after this
 MAX_WRITE_QUEUE = 8 * MiB  # set in the child: a peer that does not read is closed past this
 FD_SLACK = 5
@@ -55,94 +69,16 @@ def figure(text: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Spec-only CBOR helpers (copied from tests/test_raw_wire.py), spec 2.2 / 2.3 / 3.1
+# Wire helpers on top of tests/wire_spec.py (spec 2.2 / 2.3 / 3.1)
 # --------------------------------------------------------------------------------------------
 
-def cbor_head(major: int, n: int) -> bytes:
-    assert 0 <= major <= 7 and n >= 0
-    mt = major << 5
-    if n < 24:
-        return bytes([mt | n])
-    if n < 0x100:
-        return bytes([mt | 24, n])
-    if n < 0x10000:
-        return bytes([mt | 25]) + struct.pack(">H", n)
-    if n < 0x100000000:
-        return bytes([mt | 26]) + struct.pack(">I", n)
-    return bytes([mt | 27]) + struct.pack(">Q", n)
-
-
-def cbor_uint(n: int) -> bytes:
-    return cbor_head(0, n)
-
-
-def cbor_bytes(b: bytes) -> bytes:
-    return cbor_head(2, len(b)) + b
-
-
-def cbor_array_head(count: int) -> bytes:
-    return cbor_head(4, count)
-
-
-def encode_address(tt: int, inner: bytes) -> bytes:
-    return cbor_array_head(2) + cbor_uint(tt) + cbor_bytes(inner)
-
-
-def local(name: str) -> bytes:
-    """A CBOR-encoded LOCAL address."""
-    return encode_address(0, name.encode())
-
-
-def route(*addrs: bytes) -> bytes:
-    return cbor_array_head(len(addrs)) + b"".join(addrs)
-
-
-def frame(body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + body
-
-
-def bare_string(raw: bytes) -> bytes:
-    n, out = len(raw), bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out) + raw
-
-
-def echo_body(payload: bytes, reply_to: str = "app") -> bytes:
-    return cbor_array_head(3) + route(local("echo")) + route(local(reply_to)) + cbor_bytes(payload)
-
-
-def echo_frame(payload: bytes, reply_to: str = "app") -> bytes:
-    return frame(echo_body(payload, reply_to))
-
-
-def read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"node closed the connection after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    (length,) = struct.unpack(">I", read_exact(sock, 4))
-    assert 0 < length <= MAX_MESSAGE_SIZE, f"implausible frame length {length}"
-    return read_exact(sock, length)
-
-
 def check_echo(sock: socket.socket, text: bytes) -> None:
+    """One echo round trip; the reply may carry any tracing field after the payload."""
     payload = bare_string(text)
     sock.sendall(echo_frame(payload))
-    body = read_frame(sock)
+    body = read_frame(sock)[4:]
     # reply: onward [0#app], return [0#echo], the same payload; the tracing field may follow
-    expected = cbor_array_head(3) + route(local("app")) + route(local("echo")) + cbor_bytes(payload)
+    expected = encode_message([local("app")], [local("echo")], payload)
     assert body == expected or body.startswith(b"\x84" + expected[1:]), f"bad echo reply {body[:80].hex(' ')}"
 
 
@@ -213,36 +149,15 @@ NODE_SCRIPT = textwrap.dedent(
 
 PROBE_SCRIPT = textwrap.dedent(
     """
-    import json, select, socket, struct, sys, time
+    import json, select, socket, sys, time
     port = int(sys.argv[1])
-
-    def head(major, n):
-        if n < 24: return bytes([major << 5 | n])
-        if n < 256: return bytes([major << 5 | 24, n])
-        return bytes([major << 5 | 25]) + struct.pack(">H", n)
-
-    def cbytes(b): return head(2, len(b)) + b
-    def addr(name): return b"\\x82\\x00" + cbytes(name)
-
-    def echo_frame(payload):
-        body = b"\\x83\\x81" + addr(b"echo") + b"\\x81" + addr(b"probe") + cbytes(payload)
-        return struct.pack(">I", len(body)) + body
-
-    def read_exact(s, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = s.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError(f"closed by the node after {len(buf)} of {n} bytes")
-            buf += chunk
-        return buf
+    sys.path.insert(0, sys.argv[2])  # tests/, for the spec-only wire_spec
+    from wire_spec import bare_string, cbor_bytes, echo_frame, exchange_preambles, read_frame
 
     def connect():
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.sendall(b"\\x01")
-        if read_exact(s, 1) != b"\\x01":
-            raise ConnectionError("bad preamble")
+        exchange_preambles(s)
         return s
 
     lat, errors, ready, i = [], [], False, 0
@@ -252,13 +167,12 @@ PROBE_SCRIPT = textwrap.dedent(
             break
         i += 1
         text = b"probe-%d" % i
-        payload = bytes([len(text)]) + text
+        payload = bare_string(text)
         t0 = time.perf_counter()
         try:
-            s.sendall(echo_frame(payload))
-            (n,) = struct.unpack(">I", read_exact(s, 4))
-            body = read_exact(s, n)
-            if cbytes(payload) not in body:
+            s.sendall(echo_frame(payload, reply_to="probe"))
+            body = read_frame(s)[4:]
+            if cbor_bytes(payload) not in body:
                 errors.append(f"bad reply {body[:60].hex()}")
             lat.append(time.perf_counter() - t0)
         except Exception as exc:
@@ -354,7 +268,7 @@ class Probe:
 
     def __init__(self, port: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", PROBE_SCRIPT, str(port)],
+            [sys.executable, "-c", PROBE_SCRIPT, str(port), os.path.dirname(os.path.abspath(__file__))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -639,9 +553,14 @@ def test_3b_big_partial_frames_then_silence(hostile: HostileNode) -> None:
 # --------------------------------------------------------------------------------------------
 
 PAYLOAD = cbor_bytes(bare_string(b"hi"))
-ECHO = route(local("echo"))
-APP = route(local("app"))
+ECHO = encode_route([local("echo")])
+APP = encode_route([local("app")])
 DEEP = b"\x81" * 100_000
+
+
+def _addr(name: str) -> bytes:
+    """The CBOR of the LOCAL address 0#<name>."""
+    return encode_address(local(name))
 
 
 def _addr_raw(tt_cbor: bytes, inner_cbor: bytes) -> bytes:
@@ -655,15 +574,15 @@ MALFORMED: List[Tuple[str, bytes]] = [
     ("100000 nested arrays in an address's extra field",
      b"\x83\x81\x83\x00" + cbor_bytes(b"echo") + DEEP + b"\x00" + APP + PAYLOAD),
     ("100000 nested tags in an ignored 5th field", b"\x85" + ECHO + APP + PAYLOAD + b"\xf6" + b"\xc6" * 100_000 + b"\x00"),
-    ("onward route claims 65535 addresses", b"\x83\x99\xff\xff" + local("echo") * 2 + APP + PAYLOAD),
-    ("return route claims 65535 addresses", b"\x83" + ECHO + b"\x99\xff\xff" + local("app") + PAYLOAD),
-    ("route claims 2^32-1 addresses", b"\x83\x9a\xff\xff\xff\xff" + local("echo") + APP + PAYLOAD),
-    ("route claims 2^64-1 addresses", b"\x83\x9b" + b"\xff" * 8 + local("echo") + APP + PAYLOAD),
+    ("onward route claims 65535 addresses", b"\x83\x99\xff\xff" + _addr("echo") * 2 + APP + PAYLOAD),
+    ("return route claims 65535 addresses", b"\x83" + ECHO + b"\x99\xff\xff" + _addr("app") + PAYLOAD),
+    ("route claims 2^32-1 addresses", b"\x83\x9a\xff\xff\xff\xff" + _addr("echo") + APP + PAYLOAD),
+    ("route claims 2^64-1 addresses", b"\x83\x9b" + b"\xff" * 8 + _addr("echo") + APP + PAYLOAD),
     ("onward route of 40 addresses (over max_route_hops)",
-     b"\x83" + route(*[local("hop")] * 39, local("echo")) + APP + PAYLOAD),
-    ("indefinite onward route of 10000 addresses", b"\x83\x9f" + local("hop") * 10_000 + b"\xff" + APP + PAYLOAD),
-    ("a 64 KiB address in the onward route", b"\x83" + route(encode_address(0, b"e" * 65536)) + APP + PAYLOAD),
-    ("a 64 KiB address in the return route", b"\x83" + ECHO + route(encode_address(0, b"a" * 65536)) + PAYLOAD),
+     b"\x83" + encode_route([local("hop")] * 39 + [local("echo")]) + APP + PAYLOAD),
+    ("indefinite onward route of 10000 addresses", b"\x83\x9f" + _addr("hop") * 10_000 + b"\xff" + APP + PAYLOAD),
+    ("a 64 KiB address in the onward route", b"\x83" + encode_route([(0, b"e" * 65536)]) + APP + PAYLOAD),
+    ("a 64 KiB address in the return route", b"\x83" + ECHO + encode_route([(0, b"a" * 65536)]) + PAYLOAD),
     ("indefinite-length byte string address",
      b"\x83\x81" + _addr_raw(b"\x00", b"\x5f\x42ec\x42ho\xff") + APP + PAYLOAD),
     ("indefinite-length byte string address, never ended",

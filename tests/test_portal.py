@@ -8,7 +8,7 @@ examples/portal.py, csrc/portal.h (this project's extensions: capability byte in
 Real sockets on 127.0.0.1, real programs where the docs use them (`curl`,
 `python3 -m http.server`), no mocks. Nodes whose memory is measured or that get killed run
 in their own processes (tests/portal_node.py); the others run in this process. The raw-socket peers in the "raw wire" section are written from the spec alone:
-their CBOR encoder and strict decoder are copied from tests/test_raw_wire.py, not imported
+their CBOR encoder and strict decoder are those of tests/wire_spec.py, which imports nothing
 from the project.
 
 Figures (close times, throughput, RSS growth) are printed as lines starting with "FIGURE";
@@ -33,19 +33,28 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
 from ockam_py import Inlet, Node, Outlet
+from wire_spec import (
+    MAX_MESSAGE_SIZE,
+    QUIET_TIMEOUT,
+    Route,
+    WireMessage,
+    bare_string,
+    decode_message,
+    exchange_preambles,
+    local,
+    message_frame,
+    read_exact,
+    uleb,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEX32 = re.compile(rb"^[0-9a-f]{32}$")
 IO_TIMEOUT = 10.0  # generous: the machine is small and shared; a broken node fails, not hangs
-QUIET_TIMEOUT = 0.5  # how long we wait to be sure that nothing (else) arrives
-MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # spec 3.1
-PREAMBLE = b"\x01"  # spec 3.1
 MiB = 1024 * 1024
 RUST_CHUNK = 48 * 1024  # spec 6.1: a Rust 0.139 receiver reads at most 48 KiB per Payload
 
@@ -842,66 +851,8 @@ def test_slow_reader_keeps_node_memory_bounded(cleanup):
 
 # --------------------------------------------------------------------------------------------
 # 6. Raw wire: a spec-only peer speaking the Ockam TCP transport to a portal
-#    (CBOR helpers copied from tests/test_raw_wire.py; spec 2.2, 2.3, 3.1)
+#    (CBOR, BARE and framing from tests/wire_spec.py; spec 2.2, 2.3, 3.1)
 # --------------------------------------------------------------------------------------------
-
-Address = Tuple[int, bytes]  # (transport type, inner bytes); spec 1.1
-Route = List[Address]
-CborValue = Union[int, bytes, str, list, None]
-
-
-def cbor_head(major: int, n: int) -> bytes:
-    mt = major << 5
-    if n < 24:
-        return bytes([mt | n])
-    if n < 0x100:
-        return bytes([mt | 24, n])
-    if n < 0x10000:
-        return bytes([mt | 25]) + struct.pack(">H", n)
-    if n < 0x100000000:
-        return bytes([mt | 26]) + struct.pack(">I", n)
-    return bytes([mt | 27]) + struct.pack(">Q", n)
-
-
-def cbor_bytes(b: bytes) -> bytes:
-    return cbor_head(2, len(b)) + b
-
-
-def encode_address(addr: Address) -> bytes:
-    tt, inner = addr
-    return cbor_head(4, 2) + cbor_head(0, tt) + cbor_bytes(inner)
-
-
-def encode_route(route: Route) -> bytes:
-    return cbor_head(4, len(route)) + b"".join(encode_address(a) for a in route)
-
-
-def message_frame(onward: Route, ret: Route, payload: bytes) -> bytes:
-    """u32 BE length || CBOR array(3) [onward, return, bytes payload] (spec 2.2, 3.1)."""
-    body = cbor_head(4, 3) + encode_route(onward) + encode_route(ret) + cbor_bytes(payload)
-    return struct.pack(">I", len(body)) + body
-
-
-def uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def bare_string(s: Union[str, bytes]) -> bytes:
-    raw = s.encode("utf-8") if isinstance(s, str) else s
-    return uleb(len(raw)) + raw
-
-
-def local(name: Union[str, bytes]) -> Address:
-    return (0, name.encode("ascii") if isinstance(name, str) else name)
-
 
 def payload_msg(data: bytes) -> bytes:
     """Portal Payload as Rust sends it: 03 uleb(len) data, no counter (spec 6.1)."""
@@ -923,113 +874,13 @@ def parse_payload(msg: bytes) -> bytes:
     return msg[i:]
 
 
-class CborError(ValueError):
-    pass
-
-
-class _Decoder:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def _take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise CborError(f"truncated at offset {self.pos}, wanted {n} bytes")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def _argument(self, ai: int) -> int:
-        if ai < 24:
-            return ai
-        if ai == 24:
-            n, minimum = self._take(1)[0], 24
-        elif ai == 25:
-            n, minimum = struct.unpack(">H", self._take(2))[0], 0x100
-        elif ai == 26:
-            n, minimum = struct.unpack(">I", self._take(4))[0], 0x10000
-        elif ai == 27:
-            n, minimum = struct.unpack(">Q", self._take(8))[0], 0x100000000
-        else:
-            raise CborError(f"indefinite length or reserved additional info {ai}")
-        if n < minimum:
-            raise CborError(f"non-shortest encoding of {n}")
-        return n
-
-    def item(self) -> CborValue:
-        start = self.pos
-        ib = self._take(1)[0]
-        major, ai = ib >> 5, ib & 0x1F
-        if ib == 0xF6:
-            return None
-        if major == 7:
-            raise CborError(f"unsupported simple/float 0x{ib:02x} at offset {start}")
-        n = self._argument(ai)
-        if major == 0:
-            return n
-        if major == 2:
-            return self._take(n)
-        if major == 3:
-            return self._take(n).decode("utf-8")
-        if major == 4:
-            return [self.item() for _ in range(n)]
-        raise CborError(f"unsupported major type {major} at offset {start}")
-
-
-def cbor_decode(data: bytes) -> CborValue:
-    dec = _Decoder(data)
-    value = dec.item()
-    if dec.pos != len(data):
-        raise CborError(f"{len(data) - dec.pos} trailing bytes after the CBOR item")
-    return value
-
-
-@dataclass
-class WireMessage:
-    onward: Route
-    ret: Route
-    payload: bytes
-
-
-def _as_route(value: CborValue, what: str) -> Route:
-    assert isinstance(value, list), f"{what} route is not an array: {value!r}"
-    route: Route = []
-    for addr in value:
-        assert isinstance(addr, list) and len(addr) == 2, f"{what}: bad address {addr!r}"
-        tt, inner = addr
-        assert isinstance(tt, int) and isinstance(inner, bytes), f"{what}: bad address {addr!r}"
-        route.append((tt, inner))
-    return route
-
-
-def decode_message(body: bytes) -> WireMessage:
-    value = cbor_decode(body)
-    assert isinstance(value, list) and len(value) in (3, 4), f"message is not array(3|4): {value!r}"
-    assert isinstance(value[2], bytes)
-    if len(value) == 4:
-        assert value[3] is None or isinstance(value[3], str)
-    return WireMessage(_as_route(value[0], "onward"), _as_route(value[1], "return"), value[2])
-
-
-def read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"node closed the connection after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
-
-
 class RawPeer:
     """One Ockam TCP transport connection, spoken by hand (spec 3.1): preamble, then frames."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         sock.settimeout(IO_TIMEOUT)
-        sock.sendall(PREAMBLE)
-        got = read_exact(sock, 1)
-        assert got == PREAMBLE, f"node preamble is {got.hex()}, spec 3.1 says 01"
+        exchange_preambles(sock)
 
     def send(self, onward: Route, ret: Route, payload: bytes) -> None:
         self.sock.sendall(message_frame(onward, ret, payload))

@@ -1,7 +1,7 @@
 """A raw socket client written from the wire spec alone (no code of this project).
 
-Every frame here is built by the tiny CBOR encoder below and every reply is parsed by the
-tiny strict CBOR decoder below, following ../shared/spec/ockam-wire.md:
+Every frame here is built by the tiny CBOR encoder of tests/wire_spec.py and every reply is
+parsed by its tiny strict CBOR decoder, following ../shared/spec/ockam-wire.md:
 
 * 2.2  TcpTransportMessage = CBOR array [onward route, return route, bytes payload, ?text]
        route = array of [uint tt, bytes inner]; shortest integer forms; definite lengths;
@@ -16,7 +16,7 @@ tiny strict CBOR decoder below, following ../shared/spec/ockam-wire.md:
 * 4    echo (raw, return route [0#echo]) and uppercase (BARE String, return [0#uppercase]),
        and the worked uppercase round trip.
 
-The only thing imported from the project is ``Node``.
+The only thing imported from the project is ``Node``; tests/wire_spec.py imports nothing from it.
 """
 
 from __future__ import annotations
@@ -27,327 +27,38 @@ import struct
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, Tuple
 
 import pytest
 
 from ockam_py import Node
-
-IO_TIMEOUT = 5.0  # a broken node fails the test instead of hanging it
-QUIET_TIMEOUT = 0.5  # how long we wait to be sure that nothing else arrives
-MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # spec 3.1
-
-PREAMBLE = b"\x01"  # spec 3.1, TcpProtocolVersion::V1
-
-Address = Tuple[int, bytes]  # (transport type, inner bytes); spec 1.1
-Route = List[Address]
-CborValue = Union[int, bytes, str, list, None]
-
-
-class _Absent:
-    """Marker: the optional tracing field is not in the array at all (array(3))."""
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT = _Absent()
-Tracing = Union[_Absent, None, str]
-
-
-# --------------------------------------------------------------------------------------------
-# Minimal CBOR encoder (shortest forms, definite lengths), spec 2.2
-# --------------------------------------------------------------------------------------------
-
-def cbor_head(major: int, n: int) -> bytes:
-    """Initial byte(s) of a CBOR item of major type `major` with argument `n`, shortest form."""
-    assert 0 <= major <= 7 and n >= 0
-    mt = major << 5
-    if n < 24:
-        return bytes([mt | n])
-    if n < 0x100:
-        return bytes([mt | 24, n])
-    if n < 0x10000:
-        return bytes([mt | 25]) + struct.pack(">H", n)
-    if n < 0x100000000:
-        return bytes([mt | 26]) + struct.pack(">I", n)
-    return bytes([mt | 27]) + struct.pack(">Q", n)
-
-
-def cbor_uint(n: int) -> bytes:
-    return cbor_head(0, n)
-
-
-def cbor_bytes(b: bytes) -> bytes:
-    return cbor_head(2, len(b)) + b
-
-
-def cbor_text(s: str) -> bytes:
-    raw = s.encode("utf-8")
-    return cbor_head(3, len(raw)) + raw
-
-
-def cbor_array_head(count: int) -> bytes:
-    return cbor_head(4, count)
-
-
-CBOR_NULL = b"\xf6"
-
-
-def encode_address(addr: Address) -> bytes:
-    tt, inner = addr
-    return cbor_array_head(2) + cbor_uint(tt) + cbor_bytes(inner)
-
-
-def encode_route(route: Route) -> bytes:
-    return cbor_array_head(len(route)) + b"".join(encode_address(a) for a in route)
-
-
-def encode_message(onward: Route, ret: Route, payload: bytes, tracing: Tracing = ABSENT) -> bytes:
-    """CBOR body of a TcpTransportMessage (spec 2.2)."""
-    fields = [encode_route(onward), encode_route(ret), cbor_bytes(payload)]
-    if tracing is None:
-        fields.append(CBOR_NULL)
-    elif isinstance(tracing, str):
-        fields.append(cbor_text(tracing))
-    return cbor_array_head(len(fields)) + b"".join(fields)
-
-
-def frame(body: bytes) -> bytes:
-    """u32 big-endian length of the body, then the body (spec 3.1)."""
-    return struct.pack(">I", len(body)) + body
-
-
-def message_frame(onward: Route, ret: Route, payload: bytes, tracing: Tracing = ABSENT) -> bytes:
-    return frame(encode_message(onward, ret, payload, tracing))
-
-
-def bare_string(s: Union[str, bytes]) -> bytes:
-    """BARE String / Vec<u8>: uleb128(len) || bytes (spec 2.3)."""
-    raw = s.encode("utf-8") if isinstance(s, str) else s
-    n, out = len(raw), bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out) + raw
-
-
-def local(name: str) -> Address:
-    return (0, name.encode("ascii"))
-
-
-# --------------------------------------------------------------------------------------------
-# Minimal strict CBOR decoder: uint, bytes, text, array, null. Rejects everything else,
-# indefinite lengths, non-shortest heads and trailing bytes, since a compatible node emits
-# definite lengths and shortest forms only (spec 2.2, 12.2).
-# --------------------------------------------------------------------------------------------
-
-class CborError(ValueError):
-    pass
-
-
-class _Decoder:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def _take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise CborError(f"truncated at offset {self.pos}, wanted {n} bytes")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def _argument(self, ai: int) -> int:
-        if ai < 24:
-            return ai
-        if ai == 24:
-            n = self._take(1)[0]
-            minimum = 24
-        elif ai == 25:
-            n = struct.unpack(">H", self._take(2))[0]
-            minimum = 0x100
-        elif ai == 26:
-            n = struct.unpack(">I", self._take(4))[0]
-            minimum = 0x10000
-        elif ai == 27:
-            n = struct.unpack(">Q", self._take(8))[0]
-            minimum = 0x100000000
-        else:
-            raise CborError(f"indefinite length or reserved additional info {ai}")
-        if n < minimum:
-            raise CborError(f"non-shortest encoding of {n}")
-        return n
-
-    def item(self) -> CborValue:
-        start = self.pos
-        ib = self._take(1)[0]
-        major, ai = ib >> 5, ib & 0x1F
-        if ib == 0xF6:
-            return None
-        if major == 7:
-            raise CborError(f"unsupported simple/float 0x{ib:02x} at offset {start}")
-        n = self._argument(ai)
-        if major == 0:
-            return n
-        if major == 2:
-            return self._take(n)
-        if major == 3:
-            return self._take(n).decode("utf-8")
-        if major == 4:
-            return [self.item() for _ in range(n)]
-        raise CborError(f"unsupported major type {major} at offset {start}")
-
-
-def cbor_decode(data: bytes) -> CborValue:
-    dec = _Decoder(data)
-    value = dec.item()
-    if dec.pos != len(data):
-        raise CborError(f"{len(data) - dec.pos} trailing bytes after the CBOR item")
-    return value
-
-
-@dataclass
-class WireMessage:
-    onward: Route
-    ret: Route
-    payload: bytes
-    tracing: Tracing
-
-
-def _as_route(value: CborValue, what: str) -> Route:
-    assert isinstance(value, list), f"{what} route is not an array: {value!r}"
-    route: Route = []
-    for addr in value:
-        assert isinstance(addr, list) and len(addr) == 2, f"{what}: bad address {addr!r}"
-        tt, inner = addr
-        assert isinstance(tt, int) and 0 <= tt <= 255, f"{what}: bad transport type {tt!r}"
-        assert isinstance(inner, bytes), f"{what}: address inner is not a byte string {inner!r}"
-        route.append((tt, inner))
-    return route
-
-
-def decode_message(body: bytes) -> WireMessage:
-    value = cbor_decode(body)
-    assert isinstance(value, list), f"message is not a CBOR array: {value!r}"
-    assert len(value) in (3, 4), f"message is array({len(value)}), expected array(3) or array(4)"
-    payload = value[2]
-    assert isinstance(payload, bytes), f"payload is not a byte string: {payload!r}"
-    tracing: Tracing = ABSENT
-    if len(value) == 4:
-        tracing = value[3]
-        assert tracing is None or isinstance(tracing, str), f"tracing field is {tracing!r}"
-    return WireMessage(_as_route(value[0], "onward"), _as_route(value[1], "return"), payload, tracing)
-
-
-# --------------------------------------------------------------------------------------------
-# Socket helpers
-# --------------------------------------------------------------------------------------------
-
-def read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"node closed the connection after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    """Read one frame and return the whole frame (header included)."""
-    header = read_exact(sock, 4)
-    (length,) = struct.unpack(">I", header)
-    assert 0 < length <= MAX_MESSAGE_SIZE, f"implausible frame length {length}"
-    return header + read_exact(sock, length)
-
-
-def raw_connect(addr: Tuple[str, int]) -> socket.socket:
-    sock = socket.create_connection(addr, timeout=IO_TIMEOUT)
-    sock.settimeout(IO_TIMEOUT)
-    return sock
-
-
-def read_preamble(sock: socket.socket) -> None:
-    got = read_exact(sock, 1)
-    assert got == PREAMBLE, f"node preamble is {got.hex()}, spec 3.1 says 01"
-
-
-def open_conn(addr: Tuple[str, int]) -> socket.socket:
-    """Connect, send our preamble, and read the node's (which it sends on its own)."""
-    sock = raw_connect(addr)
-    sock.sendall(PREAMBLE)
-    read_preamble(sock)
-    return sock
-
-
-def assert_reply(raw_frame: bytes, onward: Route, ret: Route, payload: bytes) -> WireMessage:
-    """Check a reply field by field, then byte by byte.
-
-    The node may omit the tracing field (array(3)) or send a text string (array(4), as Rust
-    does with "{}"), spec 2.2. Whatever shape it chose, the whole frame must be exactly what a
-    shortest-form, definite-length encoder produces for the expected fields with that shape.
-    """
-    msg = decode_message(raw_frame[4:])
-    assert msg.onward == onward, f"onward route {msg.onward!r}, expected {onward!r}"
-    assert msg.ret == ret, f"return route {msg.ret!r}, expected {ret!r}"
-    assert msg.payload == payload, f"payload {msg.payload.hex()}, expected {payload.hex()}"
-    expected = message_frame(onward, ret, payload, msg.tracing)
-    assert raw_frame == expected, (
-        f"frame bytes differ from the canonical encoding\n got      {raw_frame.hex(' ')}\n"
-        f" expected {expected.hex(' ')}"
-    )
-    return msg
-
-
-def assert_quiet(sock: socket.socket, wait: float = QUIET_TIMEOUT) -> None:
-    """Nothing more arrives for `wait` seconds, and the connection is still open."""
-    sock.settimeout(wait)
-    try:
-        data = sock.recv(4096)
-    except socket.timeout:
-        return
-    finally:
-        sock.settimeout(IO_TIMEOUT)
-    if data:
-        raise AssertionError(f"unexpected extra bytes from the node: {data.hex(' ')}")
-    raise AssertionError("node closed a connection that should have stayed open")
-
-
-def assert_closed_by_node(sock: socket.socket, timeout: float = IO_TIMEOUT) -> None:
-    """The node closes this connection (EOF or reset) within `timeout`, sending nothing."""
-    sock.settimeout(timeout)
-    received = bytearray()
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                raise socket.timeout()
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            received += chunk
-    except ConnectionResetError:
-        pass
-    except socket.timeout:
-        raise AssertionError(f"node kept the connection open for {timeout} s") from None
-    assert not received, f"node sent bytes on a connection it should drop: {received.hex(' ')}"
-
-
-def echo_frame(payload: bytes, reply_to: str = "app", tracing: Tracing = ABSENT) -> bytes:
-    return message_frame([local("echo")], [local(reply_to)], payload, tracing)
-
-
-def check_echo(sock: socket.socket, text: str) -> None:
-    """One echo round trip on an open connection (spec 4)."""
-    payload = bare_string(text)
-    sock.sendall(echo_frame(payload))
-    assert_reply(read_frame(sock), [local("app")], [local("echo")], payload)
-
+from wire_spec import (
+    MAX_MESSAGE_SIZE,
+    PREAMBLE,
+    Tracing,
+    _Absent,
+    assert_closed_by_node,
+    assert_quiet,
+    assert_reply,
+    bare_string,
+    cbor_array_head,
+    cbor_bytes,
+    cbor_text,
+    cbor_uint,
+    check_echo,
+    decode_message,
+    echo_frame,
+    encode_address,
+    encode_message,
+    encode_route,
+    frame,
+    local,
+    message_frame,
+    open_conn,
+    raw_connect,
+    read_frame,
+    read_preamble,
+)
 
 # --------------------------------------------------------------------------------------------
 # Literal bytes from the spec

@@ -6,8 +6,7 @@ sections 2.2, 2.5, 3, 4 and 5. Real sockets on 127.0.0.1, real child interpreter
 (sys.executable) for relay nodes that get killed or stopped, no mocks.
 
 The raw-socket client in section 2 is written from the spec alone: its CBOR encoder and
-strict decoder below are copied from tests/test_raw_wire.py (which itself follows only the
-spec), not imported from the project.
+strict decoder are those of tests/wire_spec.py, which imports nothing from the project.
 """
 
 from __future__ import annotations
@@ -17,25 +16,31 @@ import re
 import select
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Callable, Iterator, List, Optional, Tuple, Union
 
 import pytest
 
 from ockam_py import Node, Relay, RelayEntry
+from wire_spec import (
+    WireMessage,
+    assert_quiet,
+    assert_reply,
+    bare_string,
+    check_echo,
+    local,
+    message_frame,
+    open_conn,
+    read_frame,
+    read_message,
+)
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
-IO_TIMEOUT = 5.0  # a broken node fails the test instead of hanging it
-QUIET_TIMEOUT = 0.5  # how long we wait to be sure that nothing (else) arrives
-MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # spec 3.1
-PREAMBLE = b"\x01"  # spec 3.1
 CHILD_START_TIMEOUT = 10.0
 
 
@@ -64,252 +69,8 @@ def entry_names(node: Node) -> List[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Spec-only CBOR / BARE / framing helpers (copied from tests/test_raw_wire.py; spec 2.2, 2.3, 3.1)
+# Relay registration on the raw wire (spec 5.2, 5.3), on top of tests/wire_spec.py
 # --------------------------------------------------------------------------------------------
-
-Address = Tuple[int, bytes]  # (transport type, inner bytes); spec 1.1
-Route = List[Address]
-CborValue = Union[int, bytes, str, list, None]
-
-
-class _Absent:
-    """Marker: the optional tracing field is not in the array at all (array(3))."""
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT = _Absent()
-Tracing = Union[_Absent, None, str]
-
-
-def cbor_head(major: int, n: int) -> bytes:
-    mt = major << 5
-    if n < 24:
-        return bytes([mt | n])
-    if n < 0x100:
-        return bytes([mt | 24, n])
-    if n < 0x10000:
-        return bytes([mt | 25]) + struct.pack(">H", n)
-    if n < 0x100000000:
-        return bytes([mt | 26]) + struct.pack(">I", n)
-    return bytes([mt | 27]) + struct.pack(">Q", n)
-
-
-def cbor_uint(n: int) -> bytes:
-    return cbor_head(0, n)
-
-
-def cbor_bytes(b: bytes) -> bytes:
-    return cbor_head(2, len(b)) + b
-
-
-def cbor_text(s: str) -> bytes:
-    raw = s.encode("utf-8")
-    return cbor_head(3, len(raw)) + raw
-
-
-def cbor_array_head(count: int) -> bytes:
-    return cbor_head(4, count)
-
-
-def encode_address(addr: Address) -> bytes:
-    tt, inner = addr
-    return cbor_array_head(2) + cbor_uint(tt) + cbor_bytes(inner)
-
-
-def encode_route(route: Route) -> bytes:
-    return cbor_array_head(len(route)) + b"".join(encode_address(a) for a in route)
-
-
-def encode_message(onward: Route, ret: Route, payload: bytes, tracing: Tracing = ABSENT) -> bytes:
-    fields = [encode_route(onward), encode_route(ret), cbor_bytes(payload)]
-    if tracing is None:
-        fields.append(b"\xf6")
-    elif isinstance(tracing, str):
-        fields.append(cbor_text(tracing))
-    return cbor_array_head(len(fields)) + b"".join(fields)
-
-
-def frame(body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + body
-
-
-def message_frame(onward: Route, ret: Route, payload: bytes, tracing: Tracing = ABSENT) -> bytes:
-    return frame(encode_message(onward, ret, payload, tracing))
-
-
-def bare_string(s: Union[str, bytes]) -> bytes:
-    """BARE String / Vec<u8>: uleb128(len) || bytes (spec 2.3)."""
-    raw = s.encode("utf-8") if isinstance(s, str) else s
-    n, out = len(raw), bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out) + raw
-
-
-def local(name: str) -> Address:
-    return (0, name.encode("ascii"))
-
-
-class CborError(ValueError):
-    pass
-
-
-class _Decoder:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def _take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise CborError(f"truncated at offset {self.pos}, wanted {n} bytes")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def _argument(self, ai: int) -> int:
-        if ai < 24:
-            return ai
-        if ai == 24:
-            n, minimum = self._take(1)[0], 24
-        elif ai == 25:
-            n, minimum = struct.unpack(">H", self._take(2))[0], 0x100
-        elif ai == 26:
-            n, minimum = struct.unpack(">I", self._take(4))[0], 0x10000
-        elif ai == 27:
-            n, minimum = struct.unpack(">Q", self._take(8))[0], 0x100000000
-        else:
-            raise CborError(f"indefinite length or reserved additional info {ai}")
-        if n < minimum:
-            raise CborError(f"non-shortest encoding of {n}")
-        return n
-
-    def item(self) -> CborValue:
-        start = self.pos
-        ib = self._take(1)[0]
-        major, ai = ib >> 5, ib & 0x1F
-        if ib == 0xF6:
-            return None
-        if major == 7:
-            raise CborError(f"unsupported simple/float 0x{ib:02x} at offset {start}")
-        n = self._argument(ai)
-        if major == 0:
-            return n
-        if major == 2:
-            return self._take(n)
-        if major == 3:
-            return self._take(n).decode("utf-8")
-        if major == 4:
-            return [self.item() for _ in range(n)]
-        raise CborError(f"unsupported major type {major} at offset {start}")
-
-
-def cbor_decode(data: bytes) -> CborValue:
-    dec = _Decoder(data)
-    value = dec.item()
-    if dec.pos != len(data):
-        raise CborError(f"{len(data) - dec.pos} trailing bytes after the CBOR item")
-    return value
-
-
-@dataclass
-class WireMessage:
-    onward: Route
-    ret: Route
-    payload: bytes
-    tracing: Tracing
-
-
-def _as_route(value: CborValue, what: str) -> Route:
-    assert isinstance(value, list), f"{what} route is not an array: {value!r}"
-    route: Route = []
-    for addr in value:
-        assert isinstance(addr, list) and len(addr) == 2, f"{what}: bad address {addr!r}"
-        tt, inner = addr
-        assert isinstance(tt, int) and isinstance(inner, bytes), f"{what}: bad address {addr!r}"
-        route.append((tt, inner))
-    return route
-
-
-def decode_message(body: bytes) -> WireMessage:
-    value = cbor_decode(body)
-    assert isinstance(value, list) and len(value) in (3, 4), f"not a TcpTransportMessage: {value!r}"
-    payload = value[2]
-    assert isinstance(payload, bytes), f"payload is not a byte string: {payload!r}"
-    tracing: Tracing = ABSENT
-    if len(value) == 4:
-        tracing = value[3]
-        assert tracing is None or isinstance(tracing, str), f"tracing field is {tracing!r}"
-    return WireMessage(_as_route(value[0], "onward"), _as_route(value[1], "return"), payload, tracing)
-
-
-def read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise AssertionError(f"node closed the connection after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    header = read_exact(sock, 4)
-    (length,) = struct.unpack(">I", header)
-    assert 0 < length <= MAX_MESSAGE_SIZE, f"implausible frame length {length}"
-    return header + read_exact(sock, length)
-
-
-def read_message(sock: socket.socket) -> WireMessage:
-    return decode_message(read_frame(sock)[4:])
-
-
-def open_conn(addr: Tuple[str, int]) -> socket.socket:
-    """Connect, send our preamble, read the node's (spec 3.1)."""
-    sock = socket.create_connection(addr, timeout=IO_TIMEOUT)
-    sock.settimeout(IO_TIMEOUT)
-    sock.sendall(PREAMBLE)
-    got = read_exact(sock, 1)
-    assert got == PREAMBLE, f"node preamble is {got.hex()}, spec 3.1 says 01"
-    return sock
-
-
-def assert_reply(raw_frame: bytes, onward: Route, ret: Route, payload: bytes) -> WireMessage:
-    """Field by field, then byte-exact against the canonical encoding (tracing as the node chose)."""
-    msg = decode_message(raw_frame[4:])
-    assert msg.onward == onward, f"onward route {msg.onward!r}, expected {onward!r}"
-    assert msg.ret == ret, f"return route {msg.ret!r}, expected {ret!r}"
-    assert msg.payload == payload, f"payload {msg.payload!r}, expected {payload!r}"
-    expected = message_frame(onward, ret, payload, msg.tracing)
-    assert raw_frame == expected, f"frame bytes\n got      {raw_frame.hex(' ')}\n expected {expected.hex(' ')}"
-    return msg
-
-
-def assert_quiet(sock: socket.socket, wait: float = QUIET_TIMEOUT) -> None:
-    """Nothing arrives for `wait` seconds, and the connection is still open."""
-    sock.settimeout(wait)
-    try:
-        data = sock.recv(4096)
-    except socket.timeout:
-        return
-    finally:
-        sock.settimeout(IO_TIMEOUT)
-    if data:
-        raise AssertionError(f"unexpected bytes from the node: {data.hex(' ')}")
-    raise AssertionError("node closed a connection that should have stayed open")
-
-
-def check_echo(sock: socket.socket, text: str) -> None:
-    """One echo round trip on an open connection (spec 4)."""
-    payload = bare_string(text)
-    sock.sendall(message_frame([local("echo")], [local("app")], payload))
-    assert_reply(read_frame(sock), [local("app")], [local("echo")], payload)
 
 
 def registration_frame(name: Union[str, bytes], main_remote: str, service: str = "static_forwarding_service",
