@@ -162,7 +162,11 @@ void ock_node_close(ock_node *n, ock_call *call) {
 }
 
 void ock_node_close_all(void) {
-  for (ock_node *n = g_nodes; n; n = n->next) ock_node_close(n, NULL);
+  /* a node with nothing open is freed inside ock_node_close: read next first */
+  for (ock_node *n = g_nodes, *next; n; n = next) {
+    next = n->next;
+    ock_node_close(n, NULL);
+  }
 }
 
 /* Resolves the first TCP-typed hop; returns 1 when the message had to wait. */

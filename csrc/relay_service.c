@@ -91,6 +91,10 @@ static int relay_address(ock_worker *w, const ock_msg *m, char *addr, size_t cap
     OCK_WARN("node %s: relay registration whose payload is not a BARE string, ignored", w->node->name);
     return -1;
   }
+  if (memchr(name, 0, len)) { /* relay addresses are C strings: "a\0b" would become forward_to_a */
+    OCK_WARN("node %s: relay registration with a NUL byte in the name, ignored", w->node->name);
+    return -1;
+  }
   if (len == 0 || len > OCK_RELAY_NAME_MAX) {
     OCK_WARN("node %s: relay registration with a name of %zu bytes (1 to %d allowed), ignored", w->node->name, len,
              OCK_RELAY_NAME_MAX);
