@@ -126,7 +126,9 @@ say "building the extension"
   CC="$WRAP" CXX="$WRAP" LDSHARED="$WRAP -shared" CFLAGS="${FLAGS[*]}" LDFLAGS="${FLAGS[*]}" \
     "$PY" setup.py -q build_ext --inplace --force >"$WORK/build.log" 2>&1
 ) || { cat "$WORK/build.log" >&2; echo "sanitize.sh: the $MODE build failed" >&2; exit 1; }
-SO=$(ls "$SRC"/ockam_py/_core*.so)
+sos=("$SRC"/ockam_py/_core*.so) # a glob, not ls: nothing to fork here
+SO=${sos[0]}
+[ -f "$SO" ] || { echo "sanitize.sh: the build made no extension" >&2; exit 1; }
 if [ "$MODE" = asan ]; then sym=__asan_init; else sym=__tsan_init; fi
 nm -D "$SO" | grep "$sym" >/dev/null || { echo "sanitize.sh: $SO is not instrumented ($sym missing)" >&2; exit 1; }
 
