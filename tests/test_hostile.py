@@ -60,6 +60,9 @@ RSS_BUDGET = 64 * MiB  # total growth allowed across every attack of this file
 # ThreadSanitizer slows the node 5-15x (scripts/sanitize.sh exports this):
 # the bounds then scale, the attacks and every other assertion stay the same
 SLOWDOWN = 10 if os.environ.get("OCKAM_PY_SANITIZER") == "tsan" else 1
+# TSan's allocator and shadow memory add 2-4x to what a burst of buffers
+# costs; peak-growth bounds scale by this, settled-memory bounds do not
+MEM_FACTOR = 3 if SLOWDOWN > 1 else 1
 P99_BOUND = 0.200 * SLOWDOWN
 MAX_BOUND = 1.0 * SLOWDOWN
 SETTLE = 15.0  # seconds allowed for the node's fds to come back after an attack
@@ -513,7 +516,7 @@ def test_3_big_header_then_silence(hostile: HostileNode) -> None:
         stats["RSS growth after"] = f"{(rss_after - rss_before) / MiB:.1f} MiB"
     assert all(t is not None for t, _ in times), "a peer that announced 16 MiB and went quiet was not closed"
     assert all(got == PREAMBLE for _, got in times), "the node sent something besides its preamble"
-    assert peak[0] - rss_before < 48 * MiB, (
+    assert peak[0] - rss_before < 48 * MiB * MEM_FACTOR, (
         f"node RSS grew by {(peak[0] - rss_before) / MiB:.1f} MiB for 20 announced 16 MiB frames"
     )
     assert rss_after - rss_before < 16 * MiB, (
@@ -742,7 +745,7 @@ def test_5_peer_that_never_reads(hostile: HostileNode) -> None:
     wait_until(lambda: hostile.log_tail(100000).count("is not reading") - log_before >= 6, 5.0)
     logged = hostile.log_tail(100000).count("is not reading") - log_before
     assert logged == 6, f"the node logged {logged} 'peer is not reading' closes for 6 such peers"
-    assert peak[0] - rss_before < 48 * MiB, (
+    assert peak[0] - rss_before < 48 * MiB * MEM_FACTOR, (
         f"node RSS grew by {(peak[0] - rss_before) / MiB:.1f} MiB with max_write_queue 8 MiB"
     )
 
