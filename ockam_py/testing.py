@@ -67,6 +67,7 @@ import functools
 import html
 import http.server
 import os
+import random
 import re
 import socket
 import tempfile
@@ -102,9 +103,31 @@ def unique_name(prefix: str = "n") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port of ``host`` that nothing listens on (bound once by us, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A TCP port of ``host`` that nothing listens on, for something to bind later.
+
+    It is drawn below the kernel's ephemeral range: a port the kernel handed
+    out (bind to port 0) is handed out again as the local port of the next
+    outgoing connection, which then takes it from whoever meant to listen.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(10000, max(10001, low))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded range: take any
         s.bind((host, 0))
         return int(s.getsockname()[1])
 

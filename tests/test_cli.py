@@ -26,6 +26,7 @@ import pytest
 
 from ockam_py import cli
 from ockam_py.daemon import NodeDir, node_names, pid_alive
+from ockam_py.testing import free_port
 
 
 class Cli:
@@ -77,10 +78,6 @@ def ockam() -> Iterator[Cli]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -25,6 +24,7 @@ import pytest
 
 import ockam_py
 from ockam_py import Message, Node, NodeClosedError, RouteError, TcpConnection
+from ockam_py.testing import free_port
 
 WORKER_ADDRESS = re.compile(r"^/worker/[0-9a-f]{32}$")
 SUBPROCESS_TIMEOUT = 10.0  # a hung child fails the test instead of hanging the suite
@@ -49,11 +49,6 @@ def make_node() -> Iterator[Callable[..., Node]]:
         node.close()
 
 
-def free_port() -> int:
-    """A port nobody listens on: bound once by us, then closed."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:

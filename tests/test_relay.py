@@ -27,6 +27,7 @@ from typing import Callable, Iterator, List, Optional, Tuple, Union
 import pytest
 
 from ockam_py import Node, Relay, RelayEntry
+from ockam_py.testing import free_port
 from wire_spec import (
     WireMessage,
     assert_quiet,
@@ -48,11 +49,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def free_port() -> int:
-    """A port nobody listens on: bound once by us, then closed."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
