@@ -7,6 +7,7 @@ status line it got: HTTP/1.0 200 OK.
 """
 
 import http.client
+import random
 import socket
 import subprocess
 import sys
@@ -16,9 +17,17 @@ from ockam_py import Node
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range (32768 and up), where no
+    outgoing connection can take it before the server binds it."""
+    for _ in range(100):
+        port = random.randrange(10000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below 32768")
 
 
 def wait_listening(port: int, timeout: float = 10.0) -> None:
