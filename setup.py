@@ -18,14 +18,20 @@ def pkg_config(*args: str) -> list[str]:
     return out.stdout.split()
 
 
+def core_sources() -> list[str]:
+    """Every csrc/<layer>/*.c except the Python skin and the C unit tests."""
+    skip = ("csrc/tests/", "csrc/python/")
+    return sorted(f for f in glob.glob("csrc/*/*.c") if not f.startswith(skip))
+
+
 cflags = pkg_config("--cflags")
 libs = pkg_config("--libs")
 
 core = Extension(
     "ockam_py._core",
-    sources=sorted(glob.glob("csrc/*.c")) + ["csrc/python/module.c"],
-    depends=sorted(glob.glob("csrc/*.h")),
-    include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
+    sources=core_sources() + ["csrc/python/module.c"],
+    depends=sorted(glob.glob("csrc/*/*.h")),
+    include_dirs=["csrc"] + [f[2:] for f in cflags if f.startswith("-I")],
     libraries=[f[2:] for f in libs if f.startswith("-l")],
     library_dirs=[f[2:] for f in libs if f.startswith("-L")],
     extra_compile_args=["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O2"]

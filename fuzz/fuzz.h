@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../csrc/route.h"
+#include "codec/route.h"
 
 #define CHECK(cond)                                                                       \
   do {                                                                                    \

@@ -3,9 +3,9 @@
  * the writers (ock_uleb_write, ock_bare_put_string) for round trips. */
 #include "fuzz.h"
 
-#include "../csrc/bare.h"
-#include "../csrc/buf.h"
-#include "../csrc/err.h"
+#include "codec/bare.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* Reference uleb128: at most 10 bytes, value must fit in 64 bits. */
 static size_t ref_uleb(const uint8_t *p, size_t n, uint64_t *v) {

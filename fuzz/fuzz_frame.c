@@ -6,10 +6,10 @@
  * push its 32-hex address on the return route, pop hops, format routes. */
 #include "fuzz.h"
 
-#include "../csrc/buf.h"
-#include "../csrc/err.h"
-#include "../csrc/message.h"
-#include "../csrc/multiaddr.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "codec/message.h"
+#include "api/multiaddr.h"
 
 #define HEX32 "603b62d245c9119d584ba3d874eb8108"
 

@@ -4,9 +4,9 @@
  * header made by ock_portal_payload_header decodes back to the same length. */
 #include "fuzz.h"
 
-#include "../csrc/bare.h"
-#include "../csrc/err.h"
-#include "../csrc/portal.h"
+#include "codec/bare.h"
+#include "base/err.h"
+#include "portal/portal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ock_portal_msg m;

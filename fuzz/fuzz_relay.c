@@ -22,12 +22,12 @@
  * connections against small limits (4 in all, 2 per connection). */
 #include "fuzz.h"
 
-#include "../csrc/bare.h"
-#include "../csrc/buf.h"
-#include "../csrc/err.h"
-#include "../csrc/log.h"
-#include "../csrc/node.h"
-#include "../csrc/relay.h"
+#include "codec/bare.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "routing/node.h"
+#include "services/relay.h"
 
 #define MAIN_REMOTE "0123456789abcdef0123456789abcdef" /* the client's main_remote (5.2) */
 static const char *const CONN[3] = {"c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0", "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1",

@@ -6,8 +6,8 @@
  * which take (pointer, length): no NUL to stop an overread there. */
 #include "fuzz.h"
 
-#include "../csrc/err.h"
-#include "../csrc/multiaddr.h"
+#include "base/err.h"
+#include "api/multiaddr.h"
 
 static int lookups;
 

@@ -21,11 +21,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "../csrc/buf.h"
-#include "../csrc/log.h"
-#include "../csrc/loop.h"
-#include "../csrc/node.h"
-#include "../csrc/relay.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "runtime/loop.h"
+#include "routing/node.h"
+#include "services/relay.h"
 
 static ock_node *node;
 static struct sockaddr_in listen_sa;

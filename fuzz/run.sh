@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of fuzz/ (each links the real csrc/*.c) with
+# Builds the libFuzzer targets of fuzz/ (each links the real C core, scripts/csrc-sources.sh) with
 # ASan+UBSan, then runs each for a bounded time on its seed corpus.
 #
 #   fuzz/run.sh                  build, fuzz every target FUZZ_SECONDS (10) s each
@@ -52,18 +52,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # ---- build: csrc once, then one binary per target ----
-CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE)
+CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -I"$ROOT/csrc")
 read -r -a UV_CFLAGS <<<"$(pkg-config --cflags libuv)"
 read -r -a UV_LIBS <<<"$(pkg-config --libs libuv)"
 mkdir -p "$OUT/obj" "$OUT/work" "$OUT/artifacts"
 t0=$(date +%s)
 rm -f "$OUT"/obj/*.o
 # shellcheck disable=SC2016
-printf '%s\n' csrc/*.c | xargs -P "$(nproc)" -I{} sh -c \
-  'clang "$@" -c {} -o "'"$OUT"'/obj/$(basename {} .c).o"' _ "${CFLAGS[@]}" "${UV_CFLAGS[@]}"
+scripts/csrc-sources.sh | xargs -P "$(nproc)" -I{} sh -c \
+  'clang "$@" -c {} -o "'"$OUT"'/obj/$(echo {} | sed "s@^csrc/@@; s@/@_@g; s@\.c\$@@").o"' _ "${CFLAGS[@]}" "${UV_CFLAGS[@]}"
 # the targets bring libFuzzer's main: csrc must not define another
 if nm --defined-only "$OUT"/obj/*.o | grep -qE ' T main$'; then
-  echo "fuzz/run.sh: a csrc/*.c file defines main(); the fuzz targets cannot link it" >&2
+  echo "fuzz/run.sh: a csrc core file defines main(); the fuzz targets cannot link it" >&2
   exit 1
 fi
 for t in "${TARGETS[@]}"; do

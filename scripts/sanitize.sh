@@ -108,8 +108,8 @@ chmod +x "$WRAP"
 if [ "${SANITIZE_CTEST:-1}" = 1 ] && ls "$SRC"/csrc/tests/*.c >/dev/null 2>&1; then
   say "building the C unit tests"
   # shellcheck disable=SC2046
-  "$WRAP" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-string-concatenation $(pkg-config --cflags libuv) -o "$WORK/test_core" \
-    "$SRC"/csrc/tests/*.c "$SRC"/csrc/*.c $(pkg-config --libs libuv) -pthread
+  "$WRAP" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-string-concatenation -I"$SRC/csrc" $(pkg-config --cflags libuv) -o "$WORK/test_core" \
+    "$SRC"/csrc/tests/*.c $("$SRC"/scripts/csrc-sources.sh | sed "s@^@$SRC/@") $(pkg-config --libs libuv) -pthread
   say "running the C unit tests"
   # leaks are checked here: no interpreter in this process
   ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$LOGS/ctest-asan" \

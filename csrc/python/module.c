@@ -5,14 +5,14 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "../api.h"
-#include "../bare.h"
-#include "../err.h"
-#include "../events.h"
-#include "../log.h"
-#include "../loop.h"
-#include "../node.h"
-#include "../rand.h"
+#include "api/api.h"
+#include "codec/bare.h"
+#include "base/err.h"
+#include "runtime/events.h"
+#include "base/log.h"
+#include "runtime/loop.h"
+#include "routing/node.h"
+#include "base/rand.h"
 
 static PyObject *RouteError;
 static PyObject *NodeClosedError;

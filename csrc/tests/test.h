@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../buf.h"
-#include "../route.h"
+#include "base/buf.h"
+#include "codec/route.h"
 
 void t_fail(const char *file, int line, const char *what);
 void t_fail_int(const char *file, int line, const char *what, long long got, long long want);

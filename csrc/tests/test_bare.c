@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bare.h"
-#include "../err.h"
+#include "codec/bare.h"
+#include "base/err.h"
 #include "test.h"
 
 static void uleb_case(uint64_t v, const char *hex) {

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cbor.h"
-#include "../err.h"
+#include "codec/cbor.h"
+#include "base/err.h"
 #include "test.h"
 
 static void check_head(int major, uint64_t v, const char *hex) {

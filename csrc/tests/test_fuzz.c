@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cbor.h"
-#include "../err.h"
-#include "../message.h"
-#include "../multiaddr.h"
+#include "codec/cbor.h"
+#include "base/err.h"
+#include "codec/message.h"
+#include "api/multiaddr.h"
 #include "test.h"
 
 #define HEX32 "603b62d245c9119d584ba3d874eb8108"

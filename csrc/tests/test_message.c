@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bare.h"
-#include "../cbor.h"
-#include "../err.h"
-#include "../message.h"
+#include "codec/bare.h"
+#include "codec/cbor.h"
+#include "base/err.h"
+#include "codec/message.h"
 #include "test.h"
 
 #define HEX32 "603b62d245c9119d584ba3d874eb8108"

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../err.h"
-#include "../multiaddr.h"
+#include "base/err.h"
+#include "api/multiaddr.h"
 #include "test.h"
 
 #define HEX32 "603b62d245c9119d584ba3d874eb8108"

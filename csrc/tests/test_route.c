@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../err.h"
-#include "../route.h"
+#include "base/err.h"
+#include "codec/route.h"
 #include "test.h"
 
 static int push(ock_route *r, uint8_t tt, const char *s) { return ock_route_push_back(r, tt, s, strlen(s)); }

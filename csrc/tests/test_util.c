@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../err.h"
+#include "base/err.h"
 #include "test.h"
 
 static int hexval(char c) {

@@ -1,0 +1,419 @@
+#include "api/api.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "runtime/events.h"
+#include "base/log.h"
+#include "runtime/loop.h"
+#include "api/multiaddr.h"
+#include "routing/node.h"
+#include "portal/portal.h"
+#include "node/request.h"
+#include "transport/tcp.h"
+
+typedef struct api_cmd api_cmd;
+typedef void (*lister)(ock_node *n, ock_buf *out);
+struct api_cmd {
+  ock_cmd cmd;
+  void (*fn)(api_cmd *a, ock_node *n); /* n: the node named by node_id, or NULL */
+  ock_call *call;
+  uint32_t node_id;
+  int need_node;
+  char *s1, *s2;
+  int i1;
+  long l1;
+  ock_route r1, r2;
+  ock_buf data;
+  ock_relay_opts relay_opts;
+  lister list;
+};
+
+static void api_run(ock_cmd *c) {
+  api_cmd *a = (api_cmd *)c;
+  ock_node *n = a->node_id ? ock_node_by_id(a->node_id) : NULL;
+  if (a->need_node && !n) {
+    if (a->call) ock_call_fail(a->call, OCK_ECLOSED, "the node is closed");
+  } else {
+    a->fn(a, n);
+  }
+  free(a->s1);
+  free(a->s2);
+  ock_buf_free(&a->data);
+  free(a);
+}
+
+/* Builds and submits a command; returns the caller's call (or NULL). */
+static ock_call *submit(api_cmd *a) {
+  ock_call *call = a->call;
+  if (ock_loop_submit(&a->cmd)) {
+    ock_call_fail(call, OCK_ECLOSED, "the ockam_py loop is stopped");
+    free(a->s1);
+    free(a->s2);
+    ock_buf_free(&a->data);
+    free(a);
+  }
+  return call;
+}
+
+static __thread ock_call_notify next_notify;
+static __thread void *next_notify_arg;
+
+void ock_api_notify_next(ock_call_notify fn, void *arg) {
+  next_notify = fn;
+  next_notify_arg = arg;
+}
+
+static api_cmd *cmd_new(void (*fn)(api_cmd *, ock_node *), uint32_t node, const char *s1, const char *s2) {
+  api_cmd *a = calloc(1, sizeof *a);
+  if (!a) return NULL;
+  a->cmd.run = api_run;
+  a->fn = fn;
+  a->node_id = node;
+  a->need_node = node != 0;
+  a->s1 = s1 ? strdup(s1) : NULL;
+  a->s2 = s2 ? strdup(s2) : NULL;
+  ock_buf_init(&a->data);
+  a->call = ock_call_new();
+  if (a->call) {
+    a->call->notify = next_notify;
+    a->call->notify_arg = next_notify_arg;
+  }
+  next_notify = NULL;
+  next_notify_arg = NULL;
+  if (!a->call || (s1 && !a->s1) || (s2 && !a->s2)) {
+    if (a->call) {
+      ock_call_unref(a->call);
+      ock_call_unref(a->call);
+    }
+    free(a->s1);
+    free(a->s2);
+    free(a);
+    return NULL;
+  }
+  return a;
+}
+
+/* A command that appends a node's listing to call->out. */
+static void do_list(api_cmd *a, ock_node *n) {
+  a->list(n, &a->call->out);
+  ock_call_finish(a->call, 0);
+}
+
+static ock_call *list_cmd(uint32_t node, lister list) {
+  api_cmd *a = cmd_new(do_list, node, NULL, NULL);
+  if (!a) return NULL;
+  a->list = list;
+  return submit(a);
+}
+
+/* ---- nodes ---- */
+
+static void do_node_create(api_cmd *a, ock_node *unused) {
+  (void)unused;
+  ock_node *n;
+  char err[300] = "";
+  int rc = ock_node_create(a->s1, a->s2, &n, err, sizeof err);
+  if (rc) {
+    ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
+    return;
+  }
+  a->call->u64 = n->id;
+  snprintf(a->call->text, sizeof a->call->text, "%s", n->listen_addr);
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_node_create(const char *name, const char *listen) {
+  if (ock_api_init()) return NULL;
+  api_cmd *a = cmd_new(do_node_create, 0, name, listen);
+  return a ? submit(a) : NULL;
+}
+
+static void do_node_close(api_cmd *a, ock_node *n) {
+  if (!n) {
+    ock_call_finish(a->call, 0); /* closing twice is fine */
+    return;
+  }
+  ock_node_close(n, a->call);
+}
+
+ock_call *ock_api_node_close(uint32_t node) {
+  api_cmd *a = cmd_new(do_node_close, node, NULL, NULL);
+  if (!a) return NULL;
+  a->need_node = 0;
+  return submit(a);
+}
+
+static void do_start_service(api_cmd *a, ock_node *n) {
+  int rc = ock_service_start(n, a->s1, a->s2);
+  if (rc == OCK_EEXIST)
+    ock_call_fail(a->call, rc, "node '%s' already has a worker at '%s'", n->name, a->s2 ? a->s2 : a->s1);
+  else if (rc == OCK_EINVAL)
+    ock_call_fail(a->call, rc, "unknown service '%s' (expected echo, uppercase or hop)", a->s1);
+  else
+    ock_call_finish(a->call, rc);
+}
+
+ock_call *ock_api_start_service(uint32_t node, const char *kind, const char *addr) {
+  api_cmd *a = cmd_new(do_start_service, node, kind, addr);
+  return a ? submit(a) : NULL;
+}
+
+/* ---- transport and messages ---- */
+
+static void do_connect(api_cmd *a, ock_node *n) { ock_tcp_connect(n, a->s1, a->i1, a->call); }
+
+ock_call *ock_api_connect(uint32_t node, const char *hostport, int timeout_ms) {
+  api_cmd *a = cmd_new(do_connect, node, hostport, NULL);
+  if (!a) return NULL;
+  a->i1 = timeout_ms;
+  return submit(a);
+}
+
+static void do_request(api_cmd *a, ock_node *n) {
+  ock_request_start(n, &a->r1, a->data.data, a->data.len, a->i1, a->call);
+}
+
+ock_call *ock_api_request(uint32_t node, const ock_route *onward, const void *payload, size_t len,
+                          int timeout_ms) {
+  api_cmd *a = cmd_new(do_request, node, NULL, NULL);
+  if (!a) return NULL;
+  a->r1 = *onward;
+  a->i1 = timeout_ms;
+  if (ock_buf_append(&a->data, payload, len)) ock_buf_free(&a->data);
+  return submit(a);
+}
+
+static void do_send(api_cmd *a, ock_node *n) {
+  ock_msg m;
+  ock_msg_init(&m, a->data.data, a->data.len);
+  m.onward = a->r1;
+  m.ret = a->r2;
+  ock_node_send(n, &m, 0);
+  ock_call_finish(a->call, 0);
+}
+
+int ock_api_send(uint32_t node, const ock_route *onward, const ock_route *ret, const void *payload,
+                 size_t len) {
+  api_cmd *a = cmd_new(do_send, node, NULL, NULL);
+  if (!a) return OCK_ENOMEM;
+  a->r1 = *onward;
+  a->r2 = *ret;
+  ock_call *call = a->call;
+  int rc = ock_buf_append(&a->data, payload, len) ? OCK_ENOMEM : ock_loop_submit(&a->cmd);
+  if (rc) { /* never queued: both references are ours */
+    ock_call_unref(call);
+    ock_buf_free(&a->data);
+    free(a);
+  }
+  ock_call_unref(call);
+  return rc;
+}
+
+/* ---- embedder workers ---- */
+
+static void event_worker_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+  (void)from;
+  ock_event *e = ock_event_new(OCK_EV_MESSAGE, w->addr);
+  if (!e || ock_buf_append(&e->payload, m->payload, m->payload_len)) {
+    ock_event_free(e);
+    return;
+  }
+  e->node_id = w->node->id;
+  *e->onward = m->onward;
+  *e->ret = m->ret;
+  if (ock_events_push(e)) OCK_WARN("node %s: event queue full, message for '%s' dropped", w->node->name, w->addr);
+}
+
+static void do_start_worker(api_cmd *a, ock_node *n) {
+  ock_worker *w = ock_worker_new(n, a->s1, strlen(a->s1), OCK_FC_ALL, event_worker_handle, "python");
+  if (!w) {
+    ock_call_fail(a->call, OCK_ENOMEM, "out of memory");
+    return;
+  }
+  int rc = ock_router_add(n, w);
+  if (rc) {
+    free(w->addr);
+    free(w);
+    ock_call_fail(a->call, rc, "node '%s' already has a worker at '%s'", n->name, a->s1);
+    return;
+  }
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_start_worker(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_start_worker, node, addr, NULL);
+  return a ? submit(a) : NULL;
+}
+
+static void do_stop_worker(api_cmd *a, ock_node *n) {
+  ock_worker *w = ock_router_find(n, a->s1, strlen(a->s1));
+  if (!w || w->handle != event_worker_handle) {
+    ock_call_fail(a->call, OCK_ENOENT, "node '%s' has no Python worker at '%s'", n->name, a->s1);
+    return;
+  }
+  ock_router_remove(n, w);
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_stop_worker(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_stop_worker, node, addr, NULL);
+  return a ? submit(a) : NULL;
+}
+
+static void list_connections(ock_node *n, ock_buf *out) {
+  for (ock_tcp_conn *c = n->conns; c; c = ock_tcp_conn_next(c)) {
+    if (!ock_tcp_conn_is_open(c)) continue;
+    uint64_t in, bytes_out;
+    ock_tcp_conn_counters(c, &in, &bytes_out);
+    char line[512];
+    int k = snprintf(line, sizeof line, "%s %s %s %s %" PRIu64 " %" PRIu64 "\n", ock_tcp_conn_address(c),
+                     ock_tcp_conn_is_outgoing(c) ? "outgoing" : "accepted", ock_tcp_conn_peer(c),
+                     ock_tcp_conn_target(c)[0] ? ock_tcp_conn_target(c) : "-", in, bytes_out);
+    ock_buf_append(out, line, (size_t)k);
+  }
+}
+
+ock_call *ock_api_list_connections(uint32_t node) { return list_cmd(node, list_connections); }
+
+static void do_close_connection(api_cmd *a, ock_node *n) {
+  for (ock_tcp_conn *c = n->conns; c; c = ock_tcp_conn_next(c)) {
+    if (ock_tcp_conn_is_open(c) && !strcmp(ock_tcp_conn_address(c), a->s1)) {
+      ock_tcp_conn_close(c, 0);
+      ock_call_finish(a->call, 0);
+      return;
+    }
+  }
+  ock_call_fail(a->call, OCK_ENOENT, "node '%s' has no open connection %s", n->name, a->s1);
+}
+
+ock_call *ock_api_close_connection(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_close_connection, node, addr, NULL);
+  return a ? submit(a) : NULL;
+}
+
+/* ---- relays ---- */
+
+static void do_relay_create(api_cmd *a, ock_node *n) {
+  char err[300] = "";
+  int rc = ock_relay_create(n, a->s1, &a->r1, &a->relay_opts, err, sizeof err);
+  if (rc)
+    ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_relay_create(uint32_t node, const char *name, const ock_route *at, const ock_relay_opts *o) {
+  api_cmd *a = cmd_new(do_relay_create, node, name, NULL);
+  if (!a) return NULL;
+  a->r1 = *at;
+  a->relay_opts = *o;
+  return submit(a);
+}
+
+static void do_relay_close(api_cmd *a, ock_node *n) {
+  int rc = ock_relay_close(n, a->s1);
+  if (rc)
+    ock_call_fail(a->call, rc, "node '%s' has no relay named '%s'", n->name, a->s1);
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_relay_close(uint32_t node, const char *name) {
+  api_cmd *a = cmd_new(do_relay_close, node, name, NULL);
+  return a ? submit(a) : NULL;
+}
+
+ock_call *ock_api_relay_list(uint32_t node) { return list_cmd(node, ock_relay_list); }
+
+ock_call *ock_api_relay_service_list(uint32_t node) { return list_cmd(node, ock_relay_service_list); }
+
+/* ---- portals ---- */
+
+static void do_inlet_create(api_cmd *a, ock_node *n) {
+  char err[300] = "";
+  int rc = ock_inlet_create(n, a->s1, &a->r1, a->call->text, sizeof a->call->text, err, sizeof err);
+  if (rc)
+    ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route *to) {
+  api_cmd *a = cmd_new(do_inlet_create, node, bind, NULL);
+  if (!a) return NULL;
+  a->r1 = *to;
+  return submit(a);
+}
+
+static void do_outlet_create(api_cmd *a, ock_node *n) {
+  char err[300] = "";
+  int rc = ock_outlet_create(n, a->s1, a->s2, err, sizeof err);
+  if (rc)
+    ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr) {
+  api_cmd *a = cmd_new(do_outlet_create, node, target, addr);
+  return a ? submit(a) : NULL;
+}
+
+static void do_portal_close(api_cmd *a, ock_node *n) {
+  int rc = a->i1 ? ock_inlet_close(n, a->s1) : ock_outlet_close(n, a->s1);
+  if (rc)
+    ock_call_fail(a->call, rc, "node '%s' has no %s '%s'", n->name, a->i1 ? "inlet at" : "outlet", a->s1);
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_inlet_close(uint32_t node, const char *bound) {
+  api_cmd *a = cmd_new(do_portal_close, node, bound, NULL);
+  if (!a) return NULL;
+  a->i1 = 1;
+  return submit(a);
+}
+
+ock_call *ock_api_outlet_close(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_portal_close, node, addr, NULL);
+  return a ? submit(a) : NULL;
+}
+
+ock_call *ock_api_portal_list(uint32_t node) { return list_cmd(node, ock_portal_list); }
+
+/* ---- limits ---- */
+
+static void do_set_limit(api_cmd *a, ock_node *n) {
+  if (ock_limits_set(&n->limits, a->s1, a->l1))
+    ock_call_fail(a->call, OCK_EINVAL, "bad limit %s=%ld (unknown name, or out of range)", a->s1, a->l1);
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_set_limit(uint32_t node, const char *name, long value) {
+  api_cmd *a = cmd_new(do_set_limit, node, name, NULL);
+  if (!a) return NULL;
+  a->l1 = value;
+  return submit(a);
+}
+
+static void list_limits(ock_node *n, ock_buf *out) { ock_limits_list(&n->limits, out); }
+
+ock_call *ock_api_limits(uint32_t node) { return list_cmd(node, list_limits); }
+
+int ock_api_parse_route(const char *text, ock_route *out, char *err, size_t errcap) {
+  return ock_route_parse_text(text, out, ock_node_lookup_listener, NULL, err, errcap);
+}
+
+/* ---- lifecycle ---- */
+
+int ock_api_init(void) {
+  ock_loop_set_stop_hook(ock_node_close_all);
+  return ock_loop_start();
+}
+
+void ock_api_shutdown(int timeout_ms) { ock_loop_stop(timeout_ms); }

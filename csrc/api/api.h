@@ -1,0 +1,67 @@
+/* The thread-safe surface of the core: every function may be called from any
+ * thread; each queues a command for the loop thread. Functions returning an
+ * ock_call give the caller one reference: wait on it, read the result, unref.
+ * They return NULL only when out of memory. */
+#ifndef OCK_API_H
+#define OCK_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/call.h"
+#include "services/relay.h"
+#include "codec/route.h"
+
+/* Makes the next call created by this thread notify fn(call, arg) on the loop
+ * thread when it finishes (for callers that do not block: asyncio). */
+void ock_api_notify_next(ock_call_notify fn, void *arg);
+
+/* Starts the loop thread if needed and installs the stop hook. */
+int ock_api_init(void);
+/* Closes every node and stops the loop thread, waiting at most timeout_ms. */
+void ock_api_shutdown(int timeout_ms);
+
+/* u64: node id; text: bound listener address ("" when listen is NULL). */
+ock_call *ock_api_node_create(const char *name, const char *listen);
+/* Finishes when every socket and timer of the node is closed. */
+ock_call *ock_api_node_close(uint32_t node);
+ock_call *ock_api_start_service(uint32_t node, const char *kind, const char *addr);
+/* text: the connection's worker address (32 hex). */
+ock_call *ock_api_connect(uint32_t node, const char *hostport, int timeout_ms);
+/* out: the reply payload. */
+ock_call *ock_api_request(uint32_t node, const ock_route *onward, const void *payload, size_t len,
+                          int timeout_ms);
+/* Sends without waiting; routing errors are logged. 0 or OCK_ECLOSED. */
+int ock_api_send(uint32_t node, const ock_route *onward, const ock_route *ret, const void *payload,
+                 size_t len);
+/* A worker whose messages become OCK_EV_MESSAGE events. */
+ock_call *ock_api_start_worker(uint32_t node, const char *addr);
+ock_call *ock_api_stop_worker(uint32_t node, const char *addr);
+/* out: one line per connection: "address outgoing|accepted peer target in out". */
+ock_call *ock_api_list_connections(uint32_t node);
+/* Closes one connection of the node by its worker address. */
+ock_call *ock_api_close_connection(uint32_t node, const char *addr);
+/* Starts relay `name` at route `at` (spec 5); finishes once it is started,
+ * not once it is up: status changes arrive as OCK_EV_STATUS events. */
+ock_call *ock_api_relay_create(uint32_t node, const char *name, const ock_route *at, const ock_relay_opts *o);
+ock_call *ock_api_relay_close(uint32_t node, const char *name);
+/* out: ock_relay_list lines. */
+ock_call *ock_api_relay_list(uint32_t node);
+/* out: ock_relay_service_list lines (relays registered at this node). */
+ock_call *ock_api_relay_service_list(uint32_t node);
+/* Portals (spec 6). text: the inlet's bound address. */
+ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route *to);
+ock_call *ock_api_inlet_close(uint32_t node, const char *bound);
+ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr);
+ock_call *ock_api_outlet_close(uint32_t node, const char *addr);
+/* out: ock_portal_list lines. */
+ock_call *ock_api_portal_list(uint32_t node);
+/* Sets one of the node's limits (node.h) by name. */
+ock_call *ock_api_set_limit(uint32_t node, const char *name, long value);
+/* out: "name value" lines. */
+ock_call *ock_api_limits(uint32_t node);
+/* Parses a route typed by a user (multiaddr or "0#a => 1#b"), resolving
+ * /node/NAME against this process's nodes. */
+int ock_api_parse_route(const char *text, ock_route *out, char *err, size_t errcap);
+
+#endif

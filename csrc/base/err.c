@@ -1,0 +1,20 @@
+#include "base/err.h"
+
+#include <uv.h>
+
+const char *ock_strerror(int code) {
+  switch (code) {
+  case OCK_OK: return "success";
+  case OCK_EROUTE: return "malformed route";
+  case OCK_ENONODE: return "unknown node";
+  case OCK_ECLOSED: return "closed";
+  case OCK_EPROTO: return "protocol error";
+  case OCK_EEXIST: return "address already in use by a worker";
+  case OCK_ETIMEOUT: return "timed out";
+  case OCK_ETOOBIG: return "over the configured limit";
+  case OCK_ENOENT: return "no such object";
+  case OCK_EINVAL: return "invalid argument";
+  case OCK_ENOMEM: return "out of memory";
+  default: return uv_strerror(code);
+  }
+}

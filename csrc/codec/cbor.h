@@ -1,0 +1,59 @@
+/* The subset of CBOR (RFC 8949) that Ockam's TcpTransportMessage uses:
+ * unsigned ints, byte and text strings, arrays, null. The decoder reads from a
+ * bounded cursor and never reads past its end; it accepts what minicbor accepts
+ * (any integer width, definite or indefinite arrays, definite strings only). */
+#ifndef OCK_CBOR_H
+#define OCK_CBOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+enum {
+  OCK_CBOR_UINT = 0,
+  OCK_CBOR_NINT = 1,
+  OCK_CBOR_BYTES = 2,
+  OCK_CBOR_TEXT = 3,
+  OCK_CBOR_ARRAY = 4,
+  OCK_CBOR_MAP = 5,
+  OCK_CBOR_TAG = 6,
+  OCK_CBOR_SIMPLE = 7,
+};
+
+/* Deepest nesting skipped before a message is called hostile. */
+#define OCK_CBOR_MAX_DEPTH 16
+
+typedef struct {
+  const uint8_t *p;
+  const uint8_t *end;
+} ock_cbor_reader;
+
+typedef struct {
+  int major;
+  int indefinite; /* arrays/maps/strings with additional info 31 */
+  uint64_t value; /* the argument: an int's value, a length, or a simple value */
+} ock_cbor_head;
+
+void ock_cbor_reader_init(ock_cbor_reader *r, const void *p, size_t n);
+/* Reads one head. Returns 0 or OCK_EPROTO. A break (0xff) is major 7, value 31. */
+int ock_cbor_read_head(ock_cbor_reader *r, ock_cbor_head *h);
+/* Reads the head of an array; *count is its length or -1 when indefinite. */
+int ock_cbor_read_array(ock_cbor_reader *r, int64_t *count);
+/* True (and consumes it) when the next byte is a break, for indefinite arrays. */
+int ock_cbor_at_break(ock_cbor_reader *r);
+int ock_cbor_read_uint(ock_cbor_reader *r, uint64_t *v);
+/* Reads a definite byte (or text) string as a view into the input. */
+int ock_cbor_read_bytes(ock_cbor_reader *r, const uint8_t **p, size_t *n);
+int ock_cbor_read_text(ock_cbor_reader *r, const uint8_t **p, size_t *n);
+/* Skips one whole item, nested up to OCK_CBOR_MAX_DEPTH. */
+int ock_cbor_skip(ock_cbor_reader *r);
+
+/* Encoders append the shortest form. They return 0 or OCK_ENOMEM. */
+int ock_cbor_put_head(ock_buf *b, int major, uint64_t value);
+int ock_cbor_put_bytes(ock_buf *b, const void *p, size_t n);
+int ock_cbor_put_text(ock_buf *b, const void *p, size_t n);
+/* Size in bytes of the head ock_cbor_put_head would write. */
+size_t ock_cbor_head_size(uint64_t value);
+
+#endif

@@ -1,0 +1,554 @@
+/* One portal connection: a client (inlet side) or target (outlet side) socket
+ * and the worker that speaks for it (spec 6.2-6.5, 6.8). The data path is
+ * here: socket reads go into one shared buffer, become a Payload in place and
+ * are dispatched; Payloads received are written to the socket from pooled
+ * write requests. No allocation per chunk, no Python. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/bare.h"
+#include "transport/dial.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "runtime/loop.h"
+#include "portal/portal.h"
+#include "base/rand.h"
+#include "transport/tcp.h"
+#include "transport/wpool.h"
+
+#define HEADROOM 16            /* room for a Payload header in front of the data */
+#define LINGER_MS 5000         /* flushing to a socket after the peer went away */
+#define GRANT_EVERY (OCK_PORTAL_WINDOW / 4)
+
+enum { P_HANDSHAKE, P_OPEN, P_CLOSING };
+
+typedef struct portal portal;
+struct portal {
+  uv_tcp_t tcp;
+  uv_timer_t timer; /* Pong timeout (inlet), linger (both) */
+  ock_dial dial;    /* outlet: connecting to the target */
+  uv_shutdown_t sreq;
+  ock_node *node;
+  ock_portal_set *set;
+  ock_worker worker;
+  char addr[OCK_HEX_ADDR_LEN + 1];
+  char target[300];
+  ock_route remote;
+  int state;
+  int inlet;
+  int caps;
+  int reading;
+  int sent_eof, got_eof, shut_done, peer_gone, shutting;
+  int dial_pinned;
+  int handles;
+  int64_t credit;
+  uint64_t unacked;
+  uint64_t inflight;     /* credit mode: received and not yet granted back */
+  char held[OCK_HEX_ADDR_LEN + 1]; /* the connection we stopped reading, "" when none */
+  size_t wq_bytes;
+  ock_wpool pool;
+  ock_drain_waiter drain;
+  portal *prev, *next;
+};
+
+/* Every portal reads into this one buffer and is done with it before the
+ * next read: one loop thread, and each read is forwarded before returning. */
+static uint8_t g_rbuf[HEADROOM + OCK_PORTAL_CHUNK];
+
+static void update_reading(portal *p);
+static void portal_close(portal *p, int send_disconnect);
+
+static size_t chunk_size(const portal *p) {
+  return p->caps ? OCK_PORTAL_CHUNK : OCK_PORTAL_CHUNK_RUST;
+}
+
+/* ---- sending portal messages ---- */
+
+static void send_to_remote(portal *p, const uint8_t *payload, size_t len) {
+  ock_msg m;
+  ock_msg_init(&m, payload, len);
+  m.onward = p->remote;
+  ock_route_push_back(&m.ret, OCK_TT_LOCAL, p->addr, OCK_HEX_ADDR_LEN);
+  /* Only the inlet's Ping follows a route a user typed, which may hold a TCP
+   * hop to open; every later route came off the network and is never
+   * allowed to make this node dial anything. */
+  if (p->inlet && p->state == P_HANDSHAKE)
+    ock_node_send(p->node, &m, 0);
+  else
+    ock_node_dispatch(p->node, &m, NULL);
+}
+
+static void send_ctl(portal *p, int type, int arg) {
+  /* a capability byte only when there is something to say: a Rust peer
+   * then sees exactly the one-byte 00/01/02 it sends itself */
+  uint8_t b[2] = {(uint8_t)type, (uint8_t)arg};
+  send_to_remote(p, b, (type == OCK_PORTAL_PING || type == OCK_PORTAL_PONG) && arg ? 2 : 1);
+}
+
+static void send_credit(portal *p, uint64_t n) {
+  uint8_t b[11] = {OCK_PORTAL_CREDIT};
+  send_to_remote(p, b, 1 + ock_uleb_write(b + 1, n));
+}
+
+/* ---- lifetime ---- */
+
+static void on_handle_closed(uv_handle_t *h) {
+  portal *p = h->data;
+  if (--p->handles) return;
+  ock_portal_set *set = p->set;
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    set->conns = p->next;
+  if (p->next) p->next->prev = p->prev;
+  set->open--;
+  ock_wpool_free(&p->pool);
+  ock_node *n = p->node;
+  free(p);
+  if (--set->refs == 0 && set->on_released) set->on_released(set);
+  ock_node_handle_closed(n);
+}
+
+/* Lets the transport connection we held go on reading. */
+static void release_hold(portal *p) {
+  if (!p->held[0]) return;
+  ock_addr a = {OCK_TT_LOCAL, p->held, OCK_HEX_ADDR_LEN};
+  ock_tcp_conn *c = ock_tcp_conn_by_address(p->node, a);
+  if (c) ock_tcp_conn_unhold(c);
+  p->held[0] = 0;
+}
+
+static void portal_close(portal *p, int send_disconnect) {
+  if (p->state == P_CLOSING) return;
+  release_hold(p);
+  if (send_disconnect && p->remote.n && !p->peer_gone) send_ctl(p, OCK_PORTAL_DISCONNECT, 0);
+  p->state = P_CLOSING;
+  ock_router_remove(p->node, &p->worker);
+  ock_drain_waiter_cancel(&p->drain);
+  if (p->dial.resolving) {
+    p->dial_pinned = 1;
+    p->handles++;
+  }
+  ock_dial_cancel(&p->dial);
+  uv_close((uv_handle_t *)&p->tcp, on_handle_closed);
+  uv_close((uv_handle_t *)&p->timer, on_handle_closed);
+}
+
+static void fail(portal *p, const char *why) {
+  OCK_INFO("node %s: portal %s (%s): %s", p->node->name, p->addr, p->target, why);
+  portal_close(p, 1);
+}
+
+static void on_linger(uv_timer_t *t) { portal_close(t->data, 0); }
+
+/* Closes once queued writes reached the socket (or after LINGER_MS). */
+static void on_final_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  portal_close(req->data, 0);
+}
+
+static void close_after_flush(portal *p) {
+  if (p->state == P_CLOSING) return;
+  if (p->reading) uv_read_stop((uv_stream_t *)&p->tcp);
+  p->reading = 0;
+  if (p->shutting || p->shut_done) { /* a shutdown is already flushing */
+    if (p->shut_done) portal_close(p, 0);
+    return;
+  }
+  p->sreq.data = p;
+  p->shutting = 1;
+  if (uv_shutdown(&p->sreq, (uv_stream_t *)&p->tcp, on_final_shutdown)) {
+    portal_close(p, 0);
+    return;
+  }
+  uv_timer_start(&p->timer, on_linger, LINGER_MS, 0);
+}
+
+/* ---- socket writes (data from the remote) ---- */
+
+/* Bytes reached our socket: count them and grant them back as credit. */
+static void delivered(portal *p, size_t len) {
+  p->set->bytes_in += len;
+  if (p->held[0] && p->wq_bytes < OCK_TCP_LOW_WATER) release_hold(p);
+  if (!(p->caps & OCK_PORTAL_CAP_CREDIT) || p->peer_gone) return;
+  p->unacked += len;
+  if (p->unacked >= GRANT_EVERY) {
+    send_credit(p, p->unacked);
+    p->inflight -= p->unacked;
+    p->unacked = 0;
+  }
+}
+
+/* A Payload arrived: a peer of ours must stay within the credit we granted;
+ * any peer whose data piles up stops the connection it came on (a Rust peer
+ * has no credit: this is its back-pressure), and past max_write_queue the
+ * portal connection ends. Returns 0 to go on writing. */
+static int admit(portal *p, size_t len, ock_tcp_conn *from) {
+  if (p->caps & OCK_PORTAL_CAP_CREDIT) {
+    p->inflight += len;
+    if (p->inflight > OCK_PORTAL_WINDOW) {
+      fail(p, "peer sent more than the credit it was granted");
+      return -1;
+    }
+  }
+  if (p->wq_bytes + len > (uint64_t)p->node->limits.max_write_queue) {
+    fail(p, "client is not reading (max_write_queue reached)");
+    return -1;
+  }
+  if (from && !p->held[0] && p->wq_bytes + len > OCK_TCP_HIGH_WATER) {
+    ock_tcp_conn_hold(from);
+    memcpy(p->held, ock_tcp_conn_address(from), sizeof p->held);
+  }
+  return 0;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  ock_wreq *w = (ock_wreq *)req;
+  portal *p = w->owner;
+  size_t len = w->buf.len;
+  p->wq_bytes -= len;
+  ock_wpool_put(&p->pool, w);
+  if (p->state == P_CLOSING) return;
+  if (status < 0) {
+    fail(p, uv_strerror(status));
+    return;
+  }
+  delivered(p, len);
+}
+
+/* Writes straight to the kernel when nothing is queued; copies only the rest. */
+static void write_data(portal *p, const uint8_t *data, size_t len) {
+  if (!len) return;
+  size_t written = 0;
+  if (p->wq_bytes == 0) {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&p->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      fail(p, uv_strerror(n));
+      return;
+    }
+    written = n > 0 ? (size_t)n : 0;
+  }
+  if (written < len) {
+    ock_wreq *w = ock_wpool_get(&p->pool);
+    if (!w || ock_buf_append(&w->buf, data + written, len - written)) {
+      if (w) ock_wpool_put(&p->pool, w);
+      fail(p, "out of memory");
+      return;
+    }
+    w->owner = p;
+    int rc = ock_wpool_write(&p->pool, w, (uv_stream_t *)&p->tcp, on_write);
+    if (rc) {
+      fail(p, uv_strerror(rc));
+      return;
+    }
+    p->wq_bytes += len - written;
+  }
+  if (written) delivered(p, written);
+}
+
+static void on_half_shutdown(uv_shutdown_t *req, int status) {
+  portal *p = req->data;
+  p->shutting = 0;
+  p->shut_done = 1;
+  if (p->state == P_CLOSING) return;
+  if (status < 0 && status != UV_ECANCELED) {
+    fail(p, uv_strerror(status));
+    return;
+  }
+  if (p->sent_eof || p->peer_gone) portal_close(p, 0); /* both directions are done */
+}
+
+/* The remote's side reached EOF: end our socket's write side once flushed. */
+static void got_eof(portal *p) {
+  p->got_eof = 1;
+  p->sreq.data = p;
+  p->shutting = 1;
+  if (uv_shutdown(&p->sreq, (uv_stream_t *)&p->tcp, on_half_shutdown)) fail(p, "shutdown failed");
+}
+
+/* ---- socket reads (data to the remote) ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  (void)hint;
+  portal *p = h->data;
+  size_t n = chunk_size(p);
+  if ((p->caps & OCK_PORTAL_CAP_CREDIT) && (int64_t)n > p->credit) n = p->credit > 0 ? (size_t)p->credit : 1;
+  *buf = uv_buf_init((char *)g_rbuf + HEADROOM, (unsigned)n);
+}
+
+static void socket_eof(portal *p) {
+  if (p->caps & OCK_PORTAL_CAP_HALF_CLOSE) {
+    send_ctl(p, OCK_PORTAL_EOF, 0);
+    p->sent_eof = 1;
+    update_reading(p);
+    if (p->got_eof && p->shut_done) portal_close(p, 0);
+    return;
+  }
+  /* Ockam's behaviour (6.4): EOF ends the whole portal connection */
+  send_ctl(p, OCK_PORTAL_DISCONNECT, 0);
+  p->peer_gone = 1;
+  close_after_flush(p);
+}
+
+static void check_transport(portal *p);
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  portal *p = s->data;
+  if (p->state != P_OPEN) return;
+  if (nread < 0) {
+    if (nread == UV_EOF)
+      socket_eof(p);
+    else
+      fail(p, uv_strerror((int)nread));
+    return;
+  }
+  if (nread == 0) return;
+  uint8_t head[11];
+  size_t hl = ock_portal_payload_header(head, (size_t)nread);
+  uint8_t *start = (uint8_t *)buf->base - hl;
+  memcpy(start, head, hl);
+  p->credit -= nread;
+  p->set->bytes_out += (uint64_t)nread;
+  send_to_remote(p, start, hl + (size_t)nread);
+  if (p->state != P_OPEN) return;
+  check_transport(p);
+  update_reading(p);
+}
+
+static void on_drained(ock_drain_waiter *w) {
+  portal *p = (portal *)((char *)w - offsetof(portal, drain));
+  update_reading(p);
+}
+
+/* Stops reading while the first connection on the remote route is backed up. */
+static void check_transport(portal *p) {
+  ock_tcp_conn *c = p->remote.n ? ock_tcp_conn_by_address(p->node, ock_route_at(&p->remote, 0)) : NULL;
+  if (c && ock_tcp_conn_write_queued(c) > OCK_TCP_HIGH_WATER) ock_tcp_conn_wait_drain(c, &p->drain);
+}
+
+static void update_reading(portal *p) {
+  int want = p->state == P_OPEN && !p->sent_eof && !p->peer_gone && !p->drain.conn &&
+             (!(p->caps & OCK_PORTAL_CAP_CREDIT) || p->credit > 0);
+  if (want == p->reading) return;
+  int rc = want ? uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) : uv_read_stop((uv_stream_t *)&p->tcp);
+  if (rc) {
+    fail(p, uv_strerror(rc));
+    return;
+  }
+  p->reading = want;
+}
+
+/* ---- messages from the remote ---- */
+
+static void become_open(portal *p, int caps) {
+  p->caps = caps & p->set->caps;
+  p->state = P_OPEN;
+  p->credit = OCK_PORTAL_WINDOW;
+  uv_tcp_nodelay(&p->tcp, 1);
+  update_reading(p);
+}
+
+static void handle_pong(portal *p, const ock_msg *m, const ock_portal_msg *pm) {
+  if (!p->inlet || p->state != P_HANDSHAKE) return; /* late duplicates are harmless */
+  uv_timer_stop(&p->timer);
+  p->remote = m->ret;
+  become_open(p, pm->caps);
+}
+
+static void portal_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+  portal *p = w->ctx;
+  ock_portal_msg pm;
+  if (m->onward.n != 1) { /* 6.3 item 6: nothing may route through a portal worker */
+    OCK_INFO("node %s: portal %s: message with a longer onward route, ignored", p->node->name, p->addr);
+    return;
+  }
+  if (ock_portal_msg_decode(m->payload, m->payload_len, &pm)) {
+    fail(p, "malformed portal message");
+    return;
+  }
+  switch (pm.type) {
+  case OCK_PORTAL_PING: return; /* only the outlet listener takes pings */
+  case OCK_PORTAL_PONG: handle_pong(p, m, &pm); return;
+  case OCK_PORTAL_DISCONNECT:
+    p->peer_gone = 1;
+    close_after_flush(p);
+    return;
+  case OCK_PORTAL_PAYLOAD:
+    if (p->state != P_OPEN || p->got_eof) {
+      fail(p, p->state != P_OPEN ? "payload before the handshake" : "payload after end of stream");
+      return;
+    }
+    if (admit(p, pm.len, from) == 0) write_data(p, pm.data, pm.len);
+    return;
+  case OCK_PORTAL_EOF:
+    if (p->state != P_OPEN || !(p->caps & OCK_PORTAL_CAP_HALF_CLOSE) || p->got_eof) {
+      fail(p, "unexpected end-of-stream message");
+      return;
+    }
+    got_eof(p);
+    return;
+  case OCK_PORTAL_CREDIT:
+    if (p->state != P_OPEN || !(p->caps & OCK_PORTAL_CAP_CREDIT)) {
+      fail(p, "unexpected credit message");
+      return;
+    }
+    if (pm.credit > OCK_PORTAL_WINDOW || p->credit + (int64_t)pm.credit > OCK_PORTAL_WINDOW) {
+      fail(p, "peer granted more credit than the window");
+      return;
+    }
+    p->credit += (int64_t)pm.credit;
+    update_reading(p);
+    return;
+  }
+}
+
+/* ---- making portal connections ---- */
+
+static portal *portal_new(ock_portal_set *set, int inlet) {
+  portal *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->node = set->node;
+  p->set = set;
+  p->inlet = inlet;
+  ock_rand_hex_addr(p->addr);
+  p->worker = (ock_worker){set->node, p->addr, OCK_HEX_ADDR_LEN, OCK_FC_ALL, portal_handle, p, 0, "portal", NULL};
+  p->drain.cb = on_drained;
+  uv_tcp_init(ock_loop(), &p->tcp);
+  uv_timer_init(ock_loop(), &p->timer);
+  p->tcp.data = p->timer.data = p;
+  p->dial.data = p;
+  p->handles = 2;
+  set->node->handles++;
+  set->refs++;
+  set->open++;
+  set->total++;
+  p->next = set->conns;
+  if (set->conns) set->conns->prev = p;
+  set->conns = p;
+  ock_router_add(set->node, &p->worker); /* 128 random bits do not collide */
+  return p;
+}
+
+static void on_pong_timeout(uv_timer_t *t) { fail(t->data, "no Pong from the outlet in time"); }
+
+int ock_portal_accept(ock_portal_set *set, uv_stream_t *server, const ock_route *to) {
+  portal *p = portal_new(set, 1);
+  if (!p) return OCK_ENOMEM;
+  int rc = uv_accept(server, (uv_stream_t *)&p->tcp);
+  if (rc) {
+    portal_close(p, 0);
+    return rc;
+  }
+  snprintf(p->target, sizeof p->target, "inlet client");
+  if (set->open > (uint64_t)set->node->limits.max_portal_connections) {
+    OCK_WARN("node %s: inlet has %ld portal connections open (the limit), refusing a client", p->node->name,
+             set->node->limits.max_portal_connections);
+    portal_close(p, 0);
+    return 0;
+  }
+  p->remote = *to;
+  p->state = P_HANDSHAKE;
+  uv_timer_start(&p->timer, on_pong_timeout, (uint64_t)set->pong_timeout_ms, 0);
+  send_ctl(p, OCK_PORTAL_PING, set->caps);
+  /* After the Ping the remote is whatever the Pong says; until then nothing
+   * is sent, so the TCP hop of `to` is resolved once, by the Ping. */
+  return 0;
+}
+
+static void on_dial_timeout(uv_timer_t *t) {
+  portal *p = t->data;
+  OCK_INFO("node %s: outlet: connecting to %s timed out", p->node->name, p->target);
+  send_ctl(p, OCK_PORTAL_DISCONNECT, 0);
+  p->peer_gone = 1;
+  portal_close(p, 0);
+}
+
+static void on_target(ock_dial *d, int status) {
+  portal *p = d->data;
+  if (p->state == P_CLOSING) {
+    if (p->dial_pinned) { /* the cancelled lookup was the last thing holding p */
+      p->dial_pinned = 0;
+      on_handle_closed((uv_handle_t *)&p->timer);
+    }
+    return;
+  }
+  if (status) {
+    OCK_INFO("node %s: outlet cannot connect to %s: %s", p->node->name, p->target, uv_strerror(status));
+    send_ctl(p, OCK_PORTAL_DISCONNECT, 0); /* a Rust inlet ignores it; ours closes its client at once */
+    p->peer_gone = 1;
+    portal_close(p, 0);
+    return;
+  }
+  uv_timer_stop(&p->timer);
+  int caps = p->caps;
+  send_ctl(p, OCK_PORTAL_PONG, caps & p->set->caps);
+  if (p->state == P_HANDSHAKE) become_open(p, caps);
+}
+
+void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_msg *ping, int caps) {
+  portal *p = portal_new(set, 0);
+  if (!p) return;
+  snprintf(p->target, sizeof p->target, "%s", target);
+  p->remote = ping->ret;
+  p->caps = caps; /* what the inlet offered; negotiated in become_open */
+  p->state = P_HANDSHAKE;
+  if (set->open > (uint64_t)set->node->limits.max_portal_connections) {
+    OCK_WARN("node %s: outlet has %ld portal connections open (the limit), refusing a Ping", p->node->name,
+             set->node->limits.max_portal_connections);
+    on_target(&p->dial, UV_EMFILE); /* answers Disconnect */
+    return;
+  }
+  /* our inlets give up after pong_timeout_ms (and say so); a Rust inlet
+   * waits forever, but a target that takes twice that to accept is gone */
+  uv_timer_start(&p->timer, on_dial_timeout, 2 * (uint64_t)set->pong_timeout_ms, 0);
+  int rc = ock_dial_start(&p->dial, &p->tcp, target, on_target);
+  if (rc) on_target(&p->dial, rc);
+}
+
+void ock_portal_set_close(ock_portal_set *set) {
+  for (portal *p = set->conns; p; p = p->next) portal_close(p, 1);
+}
+
+void ock_portal_set_conn_closed(ock_portal_set *set, ock_tcp_conn *c) {
+  const char *ca = ock_tcp_conn_address(c);
+  for (portal *p = set->conns; p; p = p->next) {
+    if (p->state == P_CLOSING || !p->remote.n) continue;
+    if (ock_addr_eq(ock_route_at(&p->remote, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {
+      p->peer_gone = 1;
+      fail(p, "the connection to the other side closed");
+    }
+  }
+}
+
+static int route_eq(const ock_route *a, const ock_route *b) {
+  return a->n == b->n && a->off[a->n] == b->off[b->n] && !memcmp(a->tt, b->tt, a->n) &&
+         !memcmp(a->off, b->off, (a->n + 1) * sizeof a->off[0]) && !memcmp(a->data, b->data, a->off[a->n]);
+}
+
+void ock_portal_set_cancel(ock_portal_set *set, const ock_route *ret) {
+  for (portal *p = set->conns; p; p = p->next)
+    if (p->state == P_HANDSHAKE && route_eq(&p->remote, ret)) {
+      p->peer_gone = 1;
+      fail(p, "the inlet gave up before the target answered");
+    }
+}
+
+int ock_portal_set_peer_route(const ock_portal_set *set, ock_route *out) {
+  for (const portal *p = set->conns; p; p = p->next)
+    if (p->state == P_OPEN && p->remote.n > 1) {
+      *out = p->remote;
+      ock_route_pop_back(out);
+      return 0;
+    }
+  return OCK_ENOENT;
+}
+
+void ock_portal_set_fail_all(ock_portal_set *set, const char *why) {
+  for (portal *p = set->conns; p; p = p->next)
+    if (p->state == P_OPEN) {
+      p->peer_gone = 1;
+      fail(p, why);
+    }
+}

@@ -1,0 +1,144 @@
+#include "runtime/loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "base/log.h"
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int running;  /* thread started and not yet told to stop */
+  int finished; /* thread function returned */
+  ock_cmd *head, *tail;
+  uv_loop_t loop;
+  uv_async_t wake;
+  pthread_t thread;
+  ock_loop_stop_hook stop_hook;
+  int stopping;
+} L = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, NULL, {0}, {0}, 0, NULL, 0};
+
+static __thread int on_loop_thread;
+
+uv_loop_t *ock_loop(void) { return &L.loop; }
+int ock_loop_on_thread(void) { return on_loop_thread; }
+void ock_loop_set_stop_hook(ock_loop_stop_hook hook) { L.stop_hook = hook; }
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void drain(void) {
+  for (;;) {
+    pthread_mutex_lock(&L.mu);
+    ock_cmd *c = L.head;
+    L.head = L.tail = NULL;
+    int stopping = L.stopping;
+    pthread_mutex_unlock(&L.mu);
+    if (!c && !stopping) return;
+    while (c) {
+      ock_cmd *next = c->next;
+      c->run(c);
+      c = next;
+    }
+    if (stopping) {
+      if (L.stop_hook) L.stop_hook();
+      uv_close((uv_handle_t *)&L.wake, NULL);
+      return;
+    }
+  }
+}
+
+static void on_wake(uv_async_t *a) {
+  (void)a;
+  drain();
+}
+
+static void *thread_main(void *arg) {
+  (void)arg;
+  on_loop_thread = 1;
+  uv_run(&L.loop, UV_RUN_DEFAULT);
+  /* Anything a node forgot to close is closed here so the loop can end. */
+  uv_walk(&L.loop, close_walk, NULL);
+  uv_run(&L.loop, UV_RUN_DEFAULT);
+  uv_loop_close(&L.loop);
+  pthread_mutex_lock(&L.mu);
+  L.finished = 1;
+  pthread_cond_broadcast(&L.cv);
+  pthread_mutex_unlock(&L.mu);
+  return NULL;
+}
+
+int ock_loop_start(void) {
+  pthread_mutex_lock(&L.mu);
+  int rc = 0;
+  if (!L.running) {
+    rc = uv_loop_init(&L.loop);
+    if (!rc) rc = uv_async_init(&L.loop, &L.wake, on_wake);
+    if (!rc) {
+      L.finished = 0;
+      L.stopping = 0;
+      if (pthread_create(&L.thread, NULL, thread_main, NULL) != 0) rc = UV_EAGAIN;
+    }
+    if (!rc) L.running = 1;
+  }
+  pthread_mutex_unlock(&L.mu);
+  return rc;
+}
+
+int ock_loop_submit(ock_cmd *c) {
+  c->next = NULL;
+  pthread_mutex_lock(&L.mu);
+  if (!L.running || L.stopping) {
+    pthread_mutex_unlock(&L.mu);
+    return OCK_ECLOSED;
+  }
+  if (L.tail)
+    L.tail->next = c;
+  else
+    L.head = c;
+  L.tail = c;
+  uv_async_send(&L.wake);
+  pthread_mutex_unlock(&L.mu);
+  return 0;
+}
+
+void ock_loop_stop(int timeout_ms) {
+  pthread_mutex_lock(&L.mu);
+  if (!L.running || L.stopping) {
+    pthread_mutex_unlock(&L.mu);
+    return;
+  }
+  L.stopping = 1;
+  uv_async_send(&L.wake);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  int rc = 0;
+  while (!L.finished && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&L.cv, &L.mu, &until);
+  int finished = L.finished;
+  L.running = 0;
+  pthread_mutex_unlock(&L.mu);
+  if (finished)
+    pthread_join(L.thread, NULL);
+  else {
+    OCK_WARN("loop thread did not stop within %d ms; leaving it behind", timeout_ms);
+    pthread_detach(L.thread);
+  }
+}
+
+void ock_loop_forget_after_fork(void) {
+  pthread_mutex_init(&L.mu, NULL);
+  pthread_cond_init(&L.cv, NULL);
+  L.running = 0;
+  L.stopping = 0;
+  L.head = L.tail = NULL;
+  memset(&L.loop, 0, sizeof L.loop);
+}

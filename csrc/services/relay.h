@@ -1,0 +1,45 @@
+/* Relays (spec 5). The relay service lets a node that cannot listen become
+ * reachable at /service/forward_to_<name> on a node it connects out to; the
+ * relay client is that node's side, which keeps the registration alive. */
+#ifndef OCK_RELAY_H
+#define OCK_RELAY_H
+
+#include "routing/node.h"
+
+/* ---- relay_service.c: on every node ---- */
+
+#define OCK_RELAY_PREFIX "forward_to_"
+#define OCK_RELAY_NAME_MAX 255
+
+/* Starts forwarding_service and static_forwarding_service on n; the
+ * node's max_relays and max_relays_per_connection limits apply. */
+int ock_relay_service_start(ock_node *n);
+/* Appends one line per relay: "forward_to_<name> <route text>\n". */
+void ock_relay_service_list(ock_node *n, ock_buf *out);
+
+/* ---- relay_client.c: a relay this node keeps registered elsewhere ---- */
+
+enum { OCK_RELAY_CONNECTING = 0, OCK_RELAY_UP = 1, OCK_RELAY_DOWN = 2, OCK_RELAY_CLOSED = 3 };
+
+typedef struct {
+  int ping_interval_ms;    /* liveness pings to the relay node's echo */
+  int ping_misses;         /* unanswered pings before the link is called dead */
+  int connect_timeout_ms;
+  int register_timeout_ms; /* from connected to the registration's reply */
+  int backoff_min_ms;      /* first retry delay; doubles per failure... */
+  int backoff_max_ms;      /* ...up to this, with +-25% jitter */
+} ock_relay_opts;
+
+void ock_relay_opts_default(ock_relay_opts *o);
+/* Creates relay `name` registered at `at`, a route whose TCP hop (if any) is
+ * the relay node: the client opens its own connection there. Status changes
+ * are OCK_EV_STATUS events (node id, name, status, detail in the payload).
+ * Returns 0, OCK_EEXIST (a relay of that name exists) or OCK_EROUTE. */
+int ock_relay_create(ock_node *n, const char *name, const ock_route *at, const ock_relay_opts *o, char *err,
+                     size_t errcap);
+/* Closes relay `name`: OCK_ENOENT when there is none. */
+int ock_relay_close(ock_node *n, const char *name);
+/* Appends one line per relay: "name status remote_address attempts main_remote\n". */
+void ock_relay_list(ock_node *n, ock_buf *out);
+
+#endif

@@ -1,0 +1,202 @@
+/* The relay service (spec 5.1-5.4), with replace-on-re-register (5.5): a
+ * second registration of a name updates the stored route and answers again,
+ * so a client that lost its connection can always reclaim its name. A relay
+ * whose registering connection closes is removed: nothing could reach it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/bare.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "services/relay.h"
+#include "transport/tcp.h"
+
+typedef struct relay relay;
+struct relay {
+  ock_worker worker; /* at forward_to_<name> */
+  char addr[sizeof OCK_RELAY_PREFIX + OCK_RELAY_NAME_MAX];
+  ock_route route;   /* to the registering node: the registration's return route minus its last hop */
+  relay *next;
+};
+
+typedef struct {
+  ock_worker service, alias;
+  relay *relays;
+  long count;
+  int started;
+} service_state;
+
+static void on_close(ock_node *n, void *state);
+static void on_conn_closed(ock_node *n, void *state, ock_tcp_conn *c);
+static const ock_node_ext_ops ops = {sizeof(service_state), on_close, on_conn_closed};
+
+static void relay_forward(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+  (void)from;
+  relay *r = w->ctx;
+  /* pop ourselves, prepend the stored route, leave the return route alone (5.4) */
+  ock_route_pop_front(&m->onward);
+  if (ock_route_prepend(&m->onward, &r->route)) {
+    OCK_INFO("node %s: %s: onward route too long, dropped", w->node->name, r->addr);
+    return;
+  }
+  ock_node_dispatch(w->node, m, NULL);
+}
+
+static void relay_remove(ock_node *n, service_state *s, relay *r) {
+  for (relay **pp = &s->relays; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  ock_router_remove(n, &r->worker);
+  s->count--;
+  free(r);
+}
+
+static long per_connection(service_state *s, ock_addr first) {
+  long k = 0;
+  for (relay *r = s->relays; r; r = r->next)
+    if (r->route.n && ock_addr_eq(ock_route_at(&r->route, 0), first.tt, first.p, first.len)) k++;
+  return k;
+}
+
+static relay *find(service_state *s, const char *addr) {
+  for (relay *r = s->relays; r; r = r->next)
+    if (!strcmp(r->addr, addr)) return r;
+  return NULL;
+}
+
+static relay *relay_new(ock_node *n, service_state *s, const char *addr) {
+  relay *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  snprintf(r->addr, sizeof r->addr, "%s", addr);
+  r->worker = (ock_worker){n, r->addr, strlen(r->addr), OCK_FC_ALL, relay_forward, r, 0, "relay", NULL};
+  if (ock_router_add(n, &r->worker)) {
+    free(r);
+    return NULL;
+  }
+  r->next = s->relays;
+  s->relays = r;
+  s->count++;
+  return r;
+}
+
+/* Validates the BARE name and makes the relay's address; "register" asks for a random name. */
+static int relay_address(ock_worker *w, const ock_msg *m, char *addr, size_t cap) {
+  const uint8_t *name;
+  size_t len;
+  if (ock_bare_read_string(m->payload, m->payload_len, &name, &len) || !ock_utf8_valid(name, len)) {
+    OCK_WARN("node %s: relay registration whose payload is not a BARE string, ignored", w->node->name);
+    return -1;
+  }
+  if (memchr(name, 0, len)) { /* relay addresses are C strings: "a\0b" would become forward_to_a */
+    OCK_WARN("node %s: relay registration with a NUL byte in the name, ignored", w->node->name);
+    return -1;
+  }
+  if (len == 0 || len > OCK_RELAY_NAME_MAX) {
+    OCK_WARN("node %s: relay registration with a name of %zu bytes (1 to %d allowed), ignored", w->node->name, len,
+             OCK_RELAY_NAME_MAX);
+    return -1;
+  }
+  char random[OCK_HEX_ADDR_LEN + 1];
+  if (len == 8 && !memcmp(name, "register", 8)) {
+    ock_rand_hex_addr(random);
+    name = (const uint8_t *)random;
+    len = OCK_HEX_ADDR_LEN;
+  }
+  snprintf(addr, cap, OCK_RELAY_PREFIX "%.*s", (int)len, (const char *)name);
+  return 0;
+}
+
+static int within_limits(ock_node *n, service_state *s, const ock_msg *m, relay *existing) {
+  if (existing) return 1;
+  if (s->count >= n->limits.max_relays) {
+    OCK_WARN("node %s: relay limit of %ld reached, registration refused", n->name, n->limits.max_relays);
+    return 0;
+  }
+  if (per_connection(s, ock_route_at(&m->ret, 0)) >= n->limits.max_relays_per_connection) {
+    OCK_WARN("node %s: %ld relays already registered through %.*s, registration refused", n->name,
+             n->limits.max_relays_per_connection, (int)ock_route_at(&m->ret, 0).len, ock_route_at(&m->ret, 0).p);
+    return 0;
+  }
+  return 1;
+}
+
+/* Registration (5.2, 5.3): reply from the relay, then keep R minus its last hop. */
+static void service_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+  (void)from;
+  service_state *s = w->ctx;
+  ock_node *n = w->node;
+  char addr[sizeof OCK_RELAY_PREFIX + OCK_RELAY_NAME_MAX];
+  if (m->ret.n == 0 || relay_address(w, m, addr, sizeof addr)) return;
+  relay *r = find(s, addr);
+  if (!r && ock_router_find(n, addr, strlen(addr))) {
+    OCK_WARN("node %s: relay name '%s' is taken by another worker, ignored", n->name, addr);
+    return;
+  }
+  if (!within_limits(n, s, m, r)) return;
+  if (!r && !(r = relay_new(n, s, addr))) return;
+  ock_buf reply;
+  ock_buf_init(&reply);
+  if (ock_bare_put_string(&reply, r->addr, strlen(r->addr)) == 0) {
+    ock_msg out;
+    ock_msg_init(&out, reply.data, reply.len);
+    out.onward = m->ret;
+    ock_route_push_back(&out.ret, OCK_TT_LOCAL, r->addr, strlen(r->addr));
+    r->route = m->ret;
+    ock_route_pop_back(&r->route);
+    ock_tcp_conn *via = r->route.n ? ock_tcp_conn_by_address(n, ock_route_at(&r->route, 0)) : NULL;
+    if (via) ock_tcp_conn_set_relayed(via);
+    char text[256];
+    ock_route_format(&r->route, text, sizeof text);
+    OCK_INFO("node %s: relay %s now forwards to %s", n->name, r->addr, text);
+    ock_node_dispatch(n, &out, NULL);
+  }
+  ock_buf_free(&reply);
+}
+
+static void on_close(ock_node *n, void *state) {
+  service_state *s = state;
+  while (s->relays) relay_remove(n, s, s->relays);
+  if (s->started) {
+    ock_router_remove(n, &s->service);
+    ock_router_remove(n, &s->alias);
+  }
+}
+
+static void on_conn_closed(ock_node *n, void *state, ock_tcp_conn *c) {
+  service_state *s = state;
+  const char *ca = ock_tcp_conn_address(c);
+  for (relay *r = s->relays, *next; r; r = next) {
+    next = r->next;
+    if (r->route.n && ock_addr_eq(ock_route_at(&r->route, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {
+      OCK_INFO("node %s: relay %s removed: its connection %s closed", n->name, r->addr, ca);
+      relay_remove(n, s, r);
+    }
+  }
+}
+
+int ock_relay_service_start(ock_node *n) {
+  service_state *s = ock_node_ext(n, &ops);
+  if (!s) return OCK_ENOMEM;
+  if (s->started) return OCK_EEXIST;
+  s->service = (ock_worker){n, "forwarding_service", 18, OCK_FC_ALL, service_handle, s, 0, "relay_service", NULL};
+  s->alias = (ock_worker){n, "static_forwarding_service", 25, OCK_FC_ALL, service_handle, s, 0, "relay_service", NULL};
+  int rc = ock_router_add(n, &s->service);
+  if (!rc) rc = ock_router_add(n, &s->alias);
+  if (!rc) s->started = 1;
+  return rc;
+}
+
+void ock_relay_service_list(ock_node *n, ock_buf *out) {
+  service_state *s = ock_node_ext(n, &ops);
+  for (relay *r = s ? s->relays : NULL; r; r = r->next) {
+    char line[OCK_ROUTE_MAX_BYTES + 400];
+    char text[OCK_ROUTE_MAX_BYTES + 200];
+    ock_route_format(&r->route, text, sizeof text);
+    int k = snprintf(line, sizeof line, "%s %s\n", r->addr, text);
+    ock_buf_append(out, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+  }
+}

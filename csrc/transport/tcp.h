@@ -1,0 +1,88 @@
+/* Ockam's TCP transport (spec 3): a preamble byte 0x01 each way, then frames
+ * of u32 big-endian length + CBOR TcpTransportMessage. Each connection is a
+ * sender worker at a random 32-hex address: a message routed to it loses that
+ * address from its onward route and goes on the wire; a frame read from it gets
+ * that address pushed on its return route and is dispatched in the node. */
+#ifndef OCK_TCP_H
+#define OCK_TCP_H
+
+#include <stdint.h>
+
+#include "routing/node.h"
+#include "runtime/loop.h"
+#include "base/rand.h"
+
+typedef struct ock_tcp_conn_hooks {
+  /* The connection is open (outgoing: connected and preamble sent). */
+  void (*on_open)(ock_tcp_conn *c, void *owner);
+  /* The connection is gone (status: why, 0 for a normal close). Called once. */
+  void (*on_close)(ock_tcp_conn *c, void *owner, int status);
+} ock_tcp_conn_hooks;
+
+/* Opens a connection to "host:port" (DNS names resolved). The connection is a
+ * worker of n once open. `call` (may be NULL) finishes with the worker address
+ * in call->text, or with the error. Returns NULL only when out of memory. */
+ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call);
+void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, void *owner);
+/* Closes the connection (idempotent); status is reported to hooks. */
+void ock_tcp_conn_close(ock_tcp_conn *c, int status);
+/* Queues a message to be dispatched once the connection is open; the message
+ * is copied. Request req_id (0: none) is failed if the connection fails. */
+int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id);
+/* An open or opening outgoing connection to target that nobody owns, or NULL. */
+ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len);
+int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
+/* Marks the connection as one a relay was registered over: its frames may
+ * then go straight into other connections (replies through the relay), and
+ * frames from other connections straight into it, as Ockam's relay allows by
+ * adding flow-control consumers both ways (spec 5.4). */
+void ock_tcp_conn_set_relayed(ock_tcp_conn *c);
+int ock_tcp_conn_is_relayed(const ock_tcp_conn *c);
+/* The connection whose sender worker is at addr, or NULL. */
+ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr addr);
+int ock_tcp_conn_is_open(const ock_tcp_conn *c);
+const char *ock_tcp_conn_peer(const ock_tcp_conn *c);
+const char *ock_tcp_conn_address(const ock_tcp_conn *c);
+const char *ock_tcp_conn_target(const ock_tcp_conn *c); /* "host:port" asked for; "" if accepted */
+ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
+/* Bytes waiting in the kernel-bound write queue (for back-pressure). */
+size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c);
+/* Back-pressure: whoever feeds a connection stops while its write queue is
+ * above OCK_TCP_HIGH_WATER, and registers a waiter that is called once the
+ * queue is back under OCK_TCP_LOW_WATER (or the connection closes). */
+#define OCK_TCP_HIGH_WATER (4u * 1024 * 1024)
+#define OCK_TCP_LOW_WATER (1u * 1024 * 1024)
+
+typedef struct ock_drain_waiter ock_drain_waiter;
+struct ock_drain_waiter {
+  void (*cb)(ock_drain_waiter *w);
+  ock_tcp_conn *conn; /* set while waiting */
+  ock_drain_waiter *prev, *next;
+};
+void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w);
+void ock_drain_waiter_cancel(ock_drain_waiter *w);
+
+/* The other way round: a consumer that cannot keep up (a portal whose
+ * client does not read) holds the connection feeding it. Reading stops while
+ * any hold is on; unhold takes one off. */
+void ock_tcp_conn_hold(ock_tcp_conn *c);
+void ock_tcp_conn_unhold(ock_tcp_conn *c);
+
+/* Counters for listings. */
+void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *bytes_in, uint64_t *bytes_out);
+
+/* Accepts an Ockam connection on server (an ock_accept_fn; arg unused). */
+int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg);
+
+/* Called by a listener for each incoming connection: must uv_accept it. */
+typedef int (*ock_accept_fn)(ock_node *n, uv_stream_t *server, void *arg);
+
+/* Binds and listens on "host:port" (port 0: any), handing connections to
+ * accept. The bound address is in ock_tcp_listener_address. On error returns
+ * a code with a reason in err. The listener counts as one handle of n. */
+int ock_tcp_listen(ock_node *n, const char *hostport, ock_accept_fn accept, void *arg, ock_tcp_listener **out,
+                   char *err, size_t errcap);
+const char *ock_tcp_listener_address(const ock_tcp_listener *l);
+void ock_tcp_listener_close(ock_tcp_listener *l);
+
+#endif

@@ -1,0 +1,577 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "transport/dial.h"
+#include "node/request.h"
+#include "transport/tcp.h"
+#include "transport/wpool.h"
+
+#define READ_CHUNK (64 * 1024)     /* room kept free for each read */
+#define RBUF_KEEP (512 * 1024)       /* a read buffer shrinks to this when idle... */
+#define RBUF_SHRINK (1024 * 1024)    /* ...once it grew past this (frames over 512 KiB) */
+
+enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
+
+
+/* A message waiting for the connection to open. */
+typedef struct deferred {
+  ock_msg msg;
+  ock_buf payload;
+  uint64_t req_id;
+  struct deferred *next;
+} deferred;
+
+struct ock_tcp_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer; /* connect timeout */
+  ock_dial dial;
+  int dial_pinned; /* a cancelled lookup still has to call back */
+  ock_node *node;
+  ock_worker worker; /* the sender, at a random 32-hex address */
+  char addr[OCK_HEX_ADDR_LEN + 1];
+  char peer[80];
+  char target[300];
+  int outgoing;
+  int state;
+  int got_preamble;
+  int relayed;
+  int holds;
+  int open_handles; /* tcp, timer, and a pending getaddrinfo */
+  int close_status;
+  ock_buf rbuf;
+  ock_wpool pool;
+  ock_buf head, tail; /* frame parts around a payload that is not copied */
+  size_t wq_bytes;
+  uint64_t bytes_in, bytes_out;
+  deferred *deferred;
+  ock_call *call;
+  const ock_tcp_conn_hooks *hooks;
+  void *owner;
+  ock_drain_waiter *waiters;
+  ock_tcp_conn *prev, *next;
+};
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void write_preamble(ock_tcp_conn *c);
+static void sender_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from);
+static void wake_waiters(ock_tcp_conn *c);
+
+int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c) { return c->outgoing; }
+int ock_tcp_conn_is_open(const ock_tcp_conn *c) { return c->state == ST_OPEN; }
+void ock_tcp_conn_set_relayed(ock_tcp_conn *c) {
+  c->relayed = 1;
+  /* and the other way: what came through the relay may answer straight into
+   * this connection (after a portal handshake, Payloads take that path) */
+  c->worker.fc |= OCK_FC_ALL;
+}
+int ock_tcp_conn_is_relayed(const ock_tcp_conn *c) { return c->relayed; }
+
+ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr a) {
+  if (a.tt != OCK_TT_LOCAL) return NULL;
+  ock_worker *w = ock_router_find(n, a.p, a.len);
+  return w && w->handle == sender_handle ? w->ctx : NULL;
+}
+const char *ock_tcp_conn_peer(const ock_tcp_conn *c) { return c->peer; }
+const char *ock_tcp_conn_address(const ock_tcp_conn *c) { return c->addr; }
+const char *ock_tcp_conn_target(const ock_tcp_conn *c) { return c->target; }
+ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c) { return c->next; }
+size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c) { return c->wq_bytes; }
+void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *in, uint64_t *out) {
+  *in = c->bytes_in;
+  *out = c->bytes_out;
+}
+
+void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, void *owner) {
+  c->hooks = hooks;
+  c->owner = owner;
+}
+
+static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
+  ock_tcp_conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->node = n;
+  c->outgoing = outgoing;
+  ock_rand_hex_addr(c->addr);
+  ock_buf_init(&c->rbuf);
+  c->worker.node = n;
+  c->worker.addr = c->addr;
+  c->worker.addr_len = OCK_HEX_ADDR_LEN;
+  /* a transport frame goes straight into another connection only from a relayed one */
+  c->worker.fc = OCK_FC_FROM_RELAYED;
+  c->worker.handle = sender_handle;
+  c->worker.ctx = c;
+  c->worker.kind = "tcp";
+  /* link into the node so node close finds it */
+  c->next = n->conns;
+  if (n->conns) n->conns->prev = c;
+  n->conns = c;
+  n->handles++;
+  return c;
+}
+
+static void conn_free(ock_tcp_conn *c) {
+  ock_node *n = c->node;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    n->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  ock_wpool_free(&c->pool);
+  ock_buf_free(&c->rbuf);
+  ock_buf_free(&c->head);
+  ock_buf_free(&c->tail);
+  free(c);
+  ock_node_handle_closed(n);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  ock_tcp_conn *c = h->data;
+  if (--c->open_handles == 0) conn_free(c);
+}
+
+static void fail_deferred(ock_tcp_conn *c, int status) {
+  for (deferred *d = c->deferred, *next; d; d = next) {
+    next = d->next;
+    if (d->req_id)
+      ock_request_fail(c->node, d->req_id, status ? status : OCK_ECLOSED, "connection to %s failed: %s", c->target,
+                       ock_strerror(status ? status : OCK_ECLOSED));
+    ock_buf_free(&d->payload);
+    free(d);
+  }
+  c->deferred = NULL;
+}
+
+void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
+  if (c->state == ST_CLOSING) return;
+  int was_open = c->state == ST_OPEN;
+  c->state = ST_CLOSING;
+  c->close_status = status;
+  if (was_open) ock_router_remove(c->node, &c->worker);
+  if (was_open && !c->outgoing) c->node->accepted_open--;
+  fail_deferred(c, status);
+  if (c->call) {
+    ock_call_fail(c->call, status ? status : OCK_ECLOSED, "cannot connect to %s: %s", c->target,
+                  ock_strerror(status ? status : OCK_ECLOSED));
+    c->call = NULL;
+  }
+  if (c->hooks && c->hooks->on_close) c->hooks->on_close(c, c->owner, status);
+  c->hooks = NULL;
+  if (was_open) ock_node_conn_closed(c->node, c);
+  wake_waiters(c);
+  if (c->dial.resolving) { /* the lookup calls back later: keep the memory until then */
+    c->dial_pinned = 1;
+    c->open_handles++;
+  }
+  ock_dial_cancel(&c->dial);
+  if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+/* ---- writing ---- */
+
+void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w) {
+  if (w->conn) return;
+  w->conn = c;
+  w->prev = NULL;
+  w->next = c->waiters;
+  if (c->waiters) c->waiters->prev = w;
+  c->waiters = w;
+}
+
+void ock_drain_waiter_cancel(ock_drain_waiter *w) {
+  ock_tcp_conn *c = w->conn;
+  if (!c) return;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    c->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->conn = NULL;
+}
+
+/* Calls every waiter once; each may register again. */
+static void wake_waiters(ock_tcp_conn *c) {
+  ock_drain_waiter *list = c->waiters;
+  c->waiters = NULL;
+  while (list) {
+    ock_drain_waiter *w = list;
+    list = w->next;
+    if (list) list->prev = NULL;
+    w->conn = NULL;
+    w->cb(w);
+  }
+}
+
+static void on_write(uv_write_t *req, int status) {
+  ock_wreq *w = (ock_wreq *)req;
+  ock_tcp_conn *c = w->owner;
+  c->wq_bytes -= w->buf.len;
+  ock_wpool_put(&c->pool, w);
+  if (c->waiters && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
+  if (status < 0 && c->state != ST_CLOSING) {
+    OCK_INFO("connection %s to %s: write failed: %s", c->addr, c->peer, uv_strerror(status));
+    ock_tcp_conn_close(c, status);
+  }
+}
+
+static int submit(ock_tcp_conn *c, ock_wreq *w) {
+  w->owner = c;
+  int rc = ock_wpool_write(&c->pool, w, (uv_stream_t *)&c->tcp, on_write);
+  if (rc) return rc;
+  c->wq_bytes += w->buf.len;
+  c->bytes_out += w->buf.len;
+  return 0;
+}
+
+static void write_preamble(ock_tcp_conn *c) {
+  ock_wreq *w = ock_wpool_get(&c->pool);
+  if (!w || ock_buf_push(&w->buf, 0x01) || submit(c, w)) ock_tcp_conn_close(c, OCK_ENOMEM);
+}
+
+/* Queues what uv_try_write left of the frame [head, payload, tail]. */
+static void queue_rest(ock_tcp_conn *c, const uv_buf_t *parts, size_t written) {
+  ock_wreq *w = ock_wpool_get(&c->pool);
+  if (!w) {
+    ock_tcp_conn_close(c, OCK_ENOMEM);
+    return;
+  }
+  for (int i = 0; i < 3; i++) {
+    size_t skip = written < parts[i].len ? written : parts[i].len;
+    written -= skip;
+    if (ock_buf_append(&w->buf, parts[i].base + skip, parts[i].len - skip)) {
+      ock_wpool_put(&c->pool, w);
+      ock_tcp_conn_close(c, OCK_ENOMEM);
+      return;
+    }
+  }
+  int rc = submit(c, w);
+  if (rc) ock_tcp_conn_close(c, rc);
+}
+
+/* The sender worker: pop our address, frame the rest, write it (spec 3.3).
+ * When nothing is queued the frame goes straight to the kernel from where
+ * the payload lies; only what the socket does not take at once is copied. */
+static void sender_handle(ock_worker *worker, ock_msg *m, ock_tcp_conn *from) {
+  (void)from;
+  ock_tcp_conn *c = worker->ctx;
+  if (c->state != ST_OPEN) return;
+  ock_route_pop_front(&m->onward);
+  int rc = ock_frame_parts(&c->head, &c->tail, m);
+  if (rc) {
+    OCK_WARN("connection %s: cannot send a message of %zu bytes: %s", c->addr, m->payload_len, ock_strerror(rc));
+    return;
+  }
+  uv_buf_t parts[3] = {uv_buf_init((char *)c->head.data, (unsigned)c->head.len),
+                       uv_buf_init((char *)m->payload, (unsigned)m->payload_len),
+                       uv_buf_init((char *)c->tail.data, (unsigned)c->tail.len)};
+  size_t total = c->head.len + m->payload_len + c->tail.len;
+  if (c->wq_bytes + total > (uint64_t)c->node->limits.max_write_queue) {
+    OCK_WARN("connection %s to %s: peer is not reading (%zu bytes queued, limit %ld), closing", c->addr, c->peer,
+             c->wq_bytes, c->node->limits.max_write_queue);
+    ock_tcp_conn_close(c, OCK_ETOOBIG);
+    return;
+  }
+  size_t written = 0;
+  if (c->wq_bytes == 0) {
+    int n = uv_try_write((uv_stream_t *)&c->tcp, parts, 3);
+    if (n < 0 && n != UV_EAGAIN) {
+      ock_tcp_conn_close(c, n);
+      return;
+    }
+    written = n > 0 ? (size_t)n : 0;
+    c->bytes_out += written;
+  }
+  if (written < total) queue_rest(c, parts, written);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+void ock_tcp_conn_hold(ock_tcp_conn *c) {
+  if (c->holds++ == 0 && c->state == ST_OPEN) uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void ock_tcp_conn_unhold(ock_tcp_conn *c) {
+  if (c->holds > 0 && --c->holds == 0 && c->state == ST_OPEN) {
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc) ock_tcp_conn_close(c, rc);
+  }
+}
+
+/* Bytes still missing from a big frame whose header is in the buffer, else 0. */
+static size_t big_frame_left(const ock_tcp_conn *c) {
+  size_t at = c->got_preamble ? 0 : 1;
+  if (c->rbuf.len < at + 4) return 0;
+  const uint8_t *p = c->rbuf.data + at;
+  size_t frame = 4 + ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+  size_t have = c->rbuf.len - at;
+  return frame > have && frame - have >= READ_CHUNK / 4 ? frame - have : 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  (void)hint;
+  ock_tcp_conn *c = h->data;
+  if (ock_buf_reserve(&c->rbuf, READ_CHUNK)) {
+    *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+    return;
+  }
+  size_t room = c->rbuf.cap - c->rbuf.len;
+  /* A big frame is read up to its end and no further: the next frame then
+   * starts at the front of the buffer instead of being moved there. */
+  size_t left = big_frame_left(c);
+  if (left && left < room) room = left;
+  *buf = uv_buf_init((char *)c->rbuf.data + c->rbuf.len, (unsigned)room);
+}
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* One whole frame body: decode, rewrite the return route, dispatch (spec 3.4). */
+static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
+  ock_msg m;
+  int rc = ock_msg_decode(body, n, &m);
+  if (rc) {
+    OCK_WARN("connection %s from %s: malformed frame of %zu bytes (%s), closing", c->addr, c->peer, n,
+             rc == OCK_ETOOBIG ? "route too long" : "bad CBOR");
+    return rc;
+  }
+  if (m.onward.n > c->node->limits.max_route_hops || m.ret.n >= c->node->limits.max_route_hops) {
+    OCK_WARN("connection %s from %s: route of more than %ld hops, closing", c->addr, c->peer,
+             c->node->limits.max_route_hops - 1);
+    return OCK_ETOOBIG;
+  }
+  if (m.onward.n == 0) return 0; /* a heartbeat */
+  if (ock_route_push_front(&m.ret, OCK_TT_LOCAL, c->addr, OCK_HEX_ADDR_LEN)) {
+    OCK_WARN("connection %s from %s: return route too long, closing", c->addr, c->peer);
+    return OCK_ETOOBIG;
+  }
+  ock_node_dispatch(c->node, &m, c);
+  return 0;
+}
+
+/* Consumes every complete frame at the front of the read buffer. */
+static void on_frame_timeout(uv_timer_t *t) {
+  ock_tcp_conn *c = t->data;
+  OCK_WARN("connection %s from %s: %s not complete within %ld ms, closing", c->addr, c->peer,
+           c->got_preamble ? "frame" : "preamble", c->node->limits.frame_timeout_ms);
+  ock_tcp_conn_close(c, UV_ETIMEDOUT);
+}
+
+/* A frame (or the preamble) once begun must end within frame_timeout_ms:
+ * the clock restarts when a frame completes and stops when nothing is pending,
+ * so a peer trickling bytes cannot hold a connection's buffer forever. */
+static void arm_frame_timer(ock_tcp_conn *c, int progress) {
+  if (c->rbuf.len == 0 && c->got_preamble) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  if (progress || !uv_is_active((uv_handle_t *)&c->timer))
+    uv_timer_start(&c->timer, on_frame_timeout, (uint64_t)c->node->limits.frame_timeout_ms, 0);
+}
+
+static int process_input(ock_tcp_conn *c) {
+  uint8_t *p = c->rbuf.data;
+  size_t len = c->rbuf.len, off = 0;
+  int progress = 0;
+  if (!c->got_preamble) {
+    if (len < 1) return 0;
+    if (p[0] != 0x01) {
+      OCK_WARN("connection %s from %s: bad protocol version byte 0x%02x, closing", c->addr, c->peer, p[0]);
+      return OCK_EPROTO;
+    }
+    c->got_preamble = 1;
+    off = 1;
+    progress = 1;
+  }
+  while (len - off >= 4) {
+    uint32_t body = be32(p + off);
+    if (body > (uint64_t)c->node->limits.max_frame) {
+      OCK_WARN("connection %s from %s: frame of %u bytes is over the %ld byte limit, closing", c->addr,
+               c->peer, body, c->node->limits.max_frame);
+      return OCK_ETOOBIG;
+    }
+    if (len - off - 4 < body) break;
+    int rc = handle_frame(c, p + off + 4, body);
+    if (rc) return rc;
+    if (c->state != ST_OPEN) return 0;
+    off += 4 + (size_t)body;
+    progress = 1;
+  }
+  ock_buf_consume(&c->rbuf, off);
+  arm_frame_timer(c, progress);
+  if (c->rbuf.cap > RBUF_SHRINK && c->rbuf.len < READ_CHUNK) ock_buf_shrink(&c->rbuf, RBUF_KEEP);
+  return 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  ock_tcp_conn *c = s->data;
+  if (c->state != ST_OPEN) return;
+  if (nread < 0) {
+    if (nread != UV_EOF) OCK_INFO("connection %s to %s: %s", c->addr, c->peer, uv_strerror((int)nread));
+    ock_tcp_conn_close(c, nread == UV_EOF ? 0 : (int)nread);
+    return;
+  }
+  c->rbuf.len += (size_t)nread;
+  c->bytes_in += (uint64_t)nread;
+  int rc = process_input(c);
+  if (rc) ock_tcp_conn_close(c, rc);
+}
+
+/* ---- opening ---- */
+
+static void set_peer(ock_tcp_conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char ip[64] = "?";
+  int port = 0;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+  }
+  snprintf(c->peer, sizeof c->peer, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, port);
+}
+
+static void flush_deferred(ock_tcp_conn *c) {
+  deferred *d = c->deferred;
+  c->deferred = NULL;
+  /* keep order: the list was built by prepending */
+  deferred *rev = NULL;
+  while (d) {
+    deferred *next = d->next;
+    d->next = rev;
+    rev = d;
+    d = next;
+  }
+  for (d = rev; d; d = rev) {
+    rev = d->next;
+    d->msg.payload = d->payload.data;
+    if (c->state == ST_OPEN) ock_node_send(c->node, &d->msg, d->req_id);
+    ock_buf_free(&d->payload);
+    free(d);
+  }
+}
+
+static int become_open(ock_tcp_conn *c) {
+  uv_tcp_nodelay(&c->tcp, 1);
+  set_peer(c);
+  int rc = ock_router_add(c->node, &c->worker);
+  if (rc) return rc;
+  c->state = ST_OPEN;
+  if (!c->outgoing) c->node->accepted_open++;
+  arm_frame_timer(c, 1); /* the peer's preamble is due at once (spec 3.1) */
+  write_preamble(c);
+  if (c->state != ST_OPEN) return 0;
+  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc) return rc;
+  if (c->call) {
+    snprintf(c->call->text, sizeof c->call->text, "%s", c->addr);
+    ock_call_finish(c->call, 0);
+    c->call = NULL;
+  }
+  if (c->hooks && c->hooks->on_open) c->hooks->on_open(c, c->owner);
+  if (c->state == ST_OPEN) flush_deferred(c);
+  return 0;
+}
+
+static void on_dialed(ock_dial *d, int status) {
+  ock_tcp_conn *c = d->data;
+  if (c->state == ST_CLOSING) {
+    if (c->dial_pinned) {
+      c->dial_pinned = 0;
+      if (--c->open_handles == 0) conn_free(c);
+    }
+    return;
+  }
+  uv_timer_stop(&c->timer);
+  if (status == 0) status = become_open(c);
+  if (status) {
+    OCK_INFO("node %s: cannot connect to %s: %s", c->node->name, c->target, ock_strerror(status));
+    ock_tcp_conn_close(c, status);
+  }
+}
+
+static void on_connect_timeout(uv_timer_t *t) {
+  ock_tcp_conn *c = t->data;
+  OCK_INFO("node %s: connecting to %s timed out", c->node->name, c->target);
+  ock_tcp_conn_close(c, UV_ETIMEDOUT);
+}
+
+ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call) {
+  ock_tcp_conn *c = conn_new(n, 1);
+  if (!c) {
+    if (call) ock_call_fail(call, OCK_ENOMEM, "out of memory");
+    return NULL;
+  }
+  snprintf(c->target, sizeof c->target, "%s", hostport);
+  snprintf(c->peer, sizeof c->peer, "%.79s", hostport);
+  c->call = call;
+  uv_tcp_init(ock_loop(), &c->tcp);
+  uv_timer_init(ock_loop(), &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->open_handles = 2;
+  c->state = ST_CONNECTING;
+  uv_timer_start(&c->timer, on_connect_timeout, (uint64_t)timeout_ms, 0);
+  c->dial.data = c;
+  int rc = ock_dial_start(&c->dial, &c->tcp, hostport, on_dialed);
+  if (rc == OCK_EINVAL) {
+    if (c->call) ock_call_fail(c->call, OCK_EROUTE, "bad address '%s': expected host:port", hostport);
+    c->call = NULL;
+  }
+  if (rc) ock_tcp_conn_close(c, rc);
+  return c;
+}
+
+int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
+  (void)arg;
+  ock_tcp_conn *c = conn_new(n, 0);
+  if (!c) return OCK_ENOMEM;
+  uv_tcp_init(ock_loop(), &c->tcp);
+  uv_timer_init(ock_loop(), &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->open_handles = 2;
+  c->state = ST_CONNECTING;
+  int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+  if (!rc && n->accepted_open >= n->limits.max_connections) {
+    OCK_WARN("node %s: %ld accepted connections open (the limit), refusing another", n->name, n->accepted_open);
+    rc = OCK_ETOOBIG;
+  }
+  if (!rc) rc = become_open(c);
+  if (rc) ock_tcp_conn_close(c, rc);
+  return rc;
+}
+
+ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len) {
+  for (ock_tcp_conn *c = n->conns; c; c = c->next)
+    if (c->outgoing && !c->hooks && c->state != ST_CLOSING && strlen(c->target) == len &&
+        memcmp(c->target, target, len) == 0)
+      return c;
+  return NULL;
+}
+
+int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id) {
+  deferred *d = calloc(1, sizeof *d);
+  if (!d) return OCK_ENOMEM;
+  d->msg = *m;
+  ock_buf_init(&d->payload);
+  if (ock_buf_append(&d->payload, m->payload, m->payload_len)) {
+    free(d);
+    return OCK_ENOMEM;
+  }
+  d->msg.tracing = NULL; /* a view into memory we do not keep */
+  d->req_id = req_id;
+  d->next = c->deferred;
+  c->deferred = d;
+  return 0;
+}

@@ -1,0 +1,53 @@
+#include "transport/wpool.h"
+
+#include <stdlib.h>
+
+/* Enough for a stream in steady state to write without allocating, small
+ * enough that an idle connection pins at most 1 MiB here. */
+#define POOL_MAX 4               /* requests kept per stream */
+#define KEEP_CAP (272 * 1024)    /* bigger buffers are given back; a 256 KiB portal chunk and its frame fit */
+
+void ock_wpool_init(ock_wpool *p) {
+  p->free = NULL;
+  p->len = 0;
+}
+
+ock_wreq *ock_wpool_get(ock_wpool *p) {
+  ock_wreq *w = p->free;
+  if (w) {
+    p->free = w->next;
+    p->len--;
+    w->buf.len = 0;
+    return w;
+  }
+  w = calloc(1, sizeof *w);
+  if (w) ock_buf_init(&w->buf);
+  return w;
+}
+
+void ock_wpool_put(ock_wpool *p, ock_wreq *w) {
+  if (p->len >= POOL_MAX || w->buf.cap > KEEP_CAP) {
+    ock_buf_free(&w->buf);
+    free(w);
+    return;
+  }
+  w->next = p->free;
+  p->free = w;
+  p->len++;
+}
+
+void ock_wpool_free(ock_wpool *p) {
+  for (ock_wreq *w = p->free, *next; w; w = next) {
+    next = w->next;
+    ock_buf_free(&w->buf);
+    free(w);
+  }
+  ock_wpool_init(p);
+}
+
+int ock_wpool_write(ock_wpool *p, ock_wreq *w, uv_stream_t *s, uv_write_cb cb) {
+  uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
+  int rc = uv_write(&w->req, s, &b, 1, cb);
+  if (rc) ock_wpool_put(p, w);
+  return rc;
+}

@@ -1,0 +1,32 @@
+/* Write requests with their buffers, kept for reuse so that a connection in
+ * steady state writes without allocating. Each stream owns one pool. */
+#ifndef OCK_WPOOL_H
+#define OCK_WPOOL_H
+
+#include <uv.h>
+
+#include "base/buf.h"
+
+typedef struct ock_wreq ock_wreq;
+struct ock_wreq {
+  uv_write_t req;
+  ock_buf buf;
+  void *owner;
+  ock_wreq *next;
+};
+
+typedef struct {
+  ock_wreq *free;
+  int len;
+} ock_wpool;
+
+void ock_wpool_init(ock_wpool *p);
+/* A request with an empty buffer (len 0, capacity kept). NULL when out of memory. */
+ock_wreq *ock_wpool_get(ock_wpool *p);
+/* Returns a request; big buffers and requests past the pool's size are freed. */
+void ock_wpool_put(ock_wpool *p, ock_wreq *w);
+void ock_wpool_free(ock_wpool *p);
+/* Writes w->buf on stream s; cb gets w back. On error w is back in the pool. */
+int ock_wpool_write(ock_wpool *p, ock_wreq *w, uv_stream_t *s, uv_write_cb cb);
+
+#endif
