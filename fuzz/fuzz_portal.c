@@ -6,7 +6,7 @@
 
 #include "codec/bare.h"
 #include "base/err.h"
-#include "portal/portal.h"
+#include "codec/portal_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ock_portal_msg m;

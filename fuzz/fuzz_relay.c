@@ -26,8 +26,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "routing/node.h"
-#include "services/relay.h"
+#include "node/node.h"
+#include "services/relay_service.h"
+#include "services/services.h"
 
 #define MAIN_REMOTE "0123456789abcdef0123456789abcdef" /* the client's main_remote (5.2) */
 static const char *const CONN[3] = {"c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0", "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1",
@@ -40,7 +41,7 @@ static struct {
 } got;
 
 /* main_remote: what the registering client receives. */
-static void collect(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void collect(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)w, (void)from;
   fuzz_check_route(&m->onward);
   fuzz_check_route(&m->ret);
@@ -52,7 +53,7 @@ static void collect(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
 
 /* A stand-in for a TCP connection's sender: pops itself and hands the rest to
  * the node, as if the peer node had received it (a loopback link). */
-static void conn_stub(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void conn_stub(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   ock_route_pop_front(&m->onward);
   ock_node_dispatch(w->node, m, NULL);
@@ -74,7 +75,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 static void add_worker(ock_node *n, const char *addr, ock_handler h) {
   ock_worker *w = ock_worker_new(n, addr, strlen(addr), OCK_FC_ALL, h, "fuzz");
   CHECK(w != NULL);
-  CHECK(ock_router_add(n, w) == 0);
+  CHECK(ock_router_add(&n->router, w) == 0);
 }
 
 static void dispatch(ock_node *n, const char *to, const char *to2, const char *ret0, const char *ret1,
@@ -136,6 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ock_node *n = NULL;
   char err[256];
   CHECK(ock_node_create("fuzz_relay", NULL, &n, err, sizeof err) == 0);
+  CHECK(ock_services_start_default(n) == 0);
   CHECK(ock_limits_set(&n->limits, "max_relays", 4) == 0);
   CHECK(ock_limits_set(&n->limits, "max_relays_per_connection", 2) == 0);
   add_worker(n, MAIN_REMOTE, collect);

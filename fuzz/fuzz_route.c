@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "api/multiaddr.h"
+#include "codec/hostport.h"
 
 static int lookups;
 

@@ -24,8 +24,10 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "runtime/loop.h"
-#include "routing/node.h"
-#include "services/relay.h"
+#include "node/node.h"
+#include "transport/tcp_conn.h"
+#include "services/relay_service.h"
+#include "services/services.h"
 
 static ock_node *node;
 static struct sockaddr_in listen_sa;
@@ -50,12 +52,13 @@ static void node_up(void) {
   int rc = ock_node_create("fuzz_stream", "127.0.0.1:0", &node, err, sizeof err);
   if (rc) fprintf(stderr, "fuzz_stream: %s\n", err);
   CHECK(rc == 0);
+  CHECK(ock_services_start_default(node) == 0);
   CHECK(ock_service_start(node, "hop", NULL) == 0);
   /* small enough that inputs reach them: a relay flood, an echo flood */
   CHECK(ock_limits_set(&node->limits, "max_relays", 8) == 0);
   CHECK(ock_limits_set(&node->limits, "max_relays_per_connection", 4) == 0);
   CHECK(ock_limits_set(&node->limits, "max_write_queue", 64 * 1024) == 0);
-  const char *colon = strrchr(node->listen_addr, ':'); /* "127.0.0.1:PORT" */
+  const char *colon = strrchr(ock_node_listen_address(node), ':'); /* "127.0.0.1:PORT" */
   CHECK(colon != NULL);
   memset(&listen_sa, 0, sizeof listen_sa);
   listen_sa.sin_family = AF_INET;
@@ -124,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   int rc = connect(fd, (struct sockaddr *)&listen_sa, sizeof listen_sa);
   CHECK(rc == 0 || errno == EINPROGRESS);
-  for (run(); !node->conns; run()) { /* the node accepts */
+  for (run(); !ock_tcp_conn_first(node); run()) { /* the node accepts */
     CHECK(now() < deadline);
     wait_io(-1, 10);
   }
@@ -151,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   shutdown(fd, SHUT_WR);
   /* the node must close the connection after EOF (or earlier, on bad input) */
-  for (run(); !closed || node->conns; run()) {
+  for (run(); !closed || ock_tcp_conn_first(node); run()) {
     if (!closed && (closed = drain(fd))) continue;
     if (now() >= deadline) {
       fprintf(stderr, "fuzz_stream: connection still %s by the deadline (10 s from its start)\n",

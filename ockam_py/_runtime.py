@@ -155,11 +155,23 @@ def sync_log_level() -> None:
     _core.set_log_level(logger.getEffectiveLevel() or logging.INFO)
 
 
+# Called at exit and in a fork()ed child: the layers above forget what they hold.
+_forget_hooks: list[Callable[[], None]] = []
+
+
+def on_forget(hook: Callable[[], None]) -> None:
+    """Calls ``hook`` when the runtime stops (exit) or starts over (a forked child)."""
+    _forget_hooks.append(hook)
+
+
+def _forget() -> None:
+    for hook in _forget_hooks:
+        hook()
+
+
 def _shutdown() -> None:
     global _stopping
-    from .node import Node  # late import: node imports this module
-
-    Node._forget_all()
+    _forget()
     _core.shutdown(3.0)
     _stopping = True
     _core.interrupt_events()
@@ -175,9 +187,7 @@ def _after_fork_in_child() -> None:
     _handlers.clear()
     _status_handlers.clear()
     _dispatcher = None
-    from .node import Node
-
-    Node._forget_all()
+    _forget()
 
 
 atexit.register(_shutdown)

@@ -9,7 +9,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from . import _core, _runtime
+from . import _core, _display, _runtime
 from ._core import NodeClosedError
 from .portal import Inlet, Outlet
 from .relay import Relay, RelayEntry
@@ -68,9 +68,7 @@ class TcpConnection:
         return f"<TcpConnection {self.address} of {self.node_name!r} {way} {self.peer}>"
 
     def _repr_html_(self) -> str:
-        from .topology import connection_html
-
-        return connection_html(self)
+        return _display.to_html(self)
 
 
 @dataclass
@@ -409,6 +407,9 @@ class Node:
         return f"<Node {self.name!r} {state}>"
 
     def _repr_html_(self) -> str:
-        from .topology import node_html
+        return _display.to_html(self)
 
-        return node_html(self)
+
+# at exit and in a forked child the registry of names starts empty
+_runtime.on_forget(Node._forget_all)
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
 
-from . import _core
+from . import _core, _display
 
 if TYPE_CHECKING:
     from .node import Node
@@ -65,9 +65,7 @@ class _Portal:
         self.close()
 
     def _repr_html_(self) -> str:
-        from .topology import portal_html
-
-        return portal_html(self)
+        return _display.to_html(self)
 
 
 class Inlet(_Portal):

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
-from . import _core, _runtime
+from . import _core, _display, _runtime
 
 if TYPE_CHECKING:
     from .node import Node
@@ -163,6 +163,4 @@ class Relay:
         return f"<Relay {self.name!r} of {self.node.name!r} at {self.at} {self._status}>"
 
     def _repr_html_(self) -> str:
-        from .topology import relay_html
-
-        return relay_html(self)
+        return _display.to_html(self)

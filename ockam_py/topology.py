@@ -34,14 +34,12 @@ import itertools
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from . import _core
-
-if TYPE_CHECKING:
-    from .node import Node, TcpConnection
-    from .portal import _Portal
-    from .relay import Relay
+from . import _core, _display
+from .node import Node, TcpConnection
+from .portal import _Portal
+from .relay import Relay
 
 __all__ = ["Topology", "topology", "resolve_route"]
 
@@ -294,8 +292,6 @@ class _World:
 
 
 def _open_nodes(nodes: Optional[Iterable["Node"]]) -> List["Node"]:
-    from .node import Node
-
     if nodes is None:
         with Node._registry_lock:
             found = list(Node._by_name.values())
@@ -759,3 +755,9 @@ def connection_html(conn: "TcpConnection") -> str:
         ("bytes", f"in {human_bytes(conn.bytes_in)}, out {human_bytes(conn.bytes_out)}"),
     ]
     return _table(f"TcpConnection {conn.address}", rows)
+
+
+_display.register(Node, node_html)
+_display.register(TcpConnection, connection_html)
+_display.register(_Portal, portal_html)
+_display.register(Relay, relay_html)

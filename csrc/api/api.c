@@ -5,15 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/err.h"
-#include "runtime/events.h"
-#include "base/log.h"
-#include "runtime/loop.h"
 #include "api/multiaddr.h"
-#include "routing/node.h"
-#include "portal/portal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "node/node.h"
 #include "node/request.h"
-#include "transport/tcp.h"
+#include "node/send.h"
+#include "portal/portal_inlet.h"
+#include "portal/portal_outlet.h"
+#include "runtime/events.h"
+#include "runtime/loop.h"
+#include "services/relay_client.h"
+#include "services/relay_service.h"
+#include "services/services.h"
+#include "transport/tcp_conn.h"
 
 typedef struct api_cmd api_cmd;
 typedef void (*lister)(ock_node *n, ock_buf *out);
@@ -115,14 +121,15 @@ static ock_call *list_cmd(uint32_t node, lister list) {
 static void do_node_create(api_cmd *a, ock_node *unused) {
   (void)unused;
   ock_node *n;
-  char err[300] = "";
+  char err[OCK_ERRMSG_CAP] = "";
   int rc = ock_node_create(a->s1, a->s2, &n, err, sizeof err);
+  if (!rc && (rc = ock_services_start_default(n)) != 0) ock_node_close(n, NULL);
   if (rc) {
     ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
     return;
   }
   a->call->u64 = n->id;
-  snprintf(a->call->text, sizeof a->call->text, "%s", n->listen_addr);
+  snprintf(a->call->text, sizeof a->call->text, "%s", ock_node_listen_address(n));
   ock_call_finish(a->call, 0);
 }
 
@@ -164,7 +171,7 @@ ock_call *ock_api_start_service(uint32_t node, const char *kind, const char *add
 
 /* ---- transport and messages ---- */
 
-static void do_connect(api_cmd *a, ock_node *n) { ock_tcp_connect(n, a->s1, a->i1, a->call); }
+static void do_connect(api_cmd *a, ock_node *n) { ock_node_connect(n, a->s1, a->i1, a->call); }
 
 ock_call *ock_api_connect(uint32_t node, const char *hostport, int timeout_ms) {
   api_cmd *a = cmd_new(do_connect, node, hostport, NULL);
@@ -192,7 +199,7 @@ static void do_send(api_cmd *a, ock_node *n) {
   ock_msg_init(&m, a->data.data, a->data.len);
   m.onward = a->r1;
   m.ret = a->r2;
-  ock_node_send(n, &m, 0);
+  ock_node_send(n, &m, NULL, 0);
   ock_call_finish(a->call, 0);
 }
 
@@ -215,7 +222,7 @@ int ock_api_send(uint32_t node, const ock_route *onward, const ock_route *ret, c
 
 /* ---- embedder workers ---- */
 
-static void event_worker_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void event_worker_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   ock_event *e = ock_event_new(OCK_EV_MESSAGE, w->addr);
   if (!e || ock_buf_append(&e->payload, m->payload, m->payload_len)) {
@@ -234,10 +241,8 @@ static void do_start_worker(api_cmd *a, ock_node *n) {
     ock_call_fail(a->call, OCK_ENOMEM, "out of memory");
     return;
   }
-  int rc = ock_router_add(n, w);
+  int rc = ock_router_add_owned(&n->router, w);
   if (rc) {
-    free(w->addr);
-    free(w);
     ock_call_fail(a->call, rc, "node '%s' already has a worker at '%s'", n->name, a->s1);
     return;
   }
@@ -250,12 +255,12 @@ ock_call *ock_api_start_worker(uint32_t node, const char *addr) {
 }
 
 static void do_stop_worker(api_cmd *a, ock_node *n) {
-  ock_worker *w = ock_router_find(n, a->s1, strlen(a->s1));
+  ock_worker *w = ock_router_find(&n->router, a->s1, strlen(a->s1));
   if (!w || w->handle != event_worker_handle) {
     ock_call_fail(a->call, OCK_ENOENT, "node '%s' has no Python worker at '%s'", n->name, a->s1);
     return;
   }
-  ock_router_remove(n, w);
+  ock_router_remove(&n->router, w);
   ock_call_finish(a->call, 0);
 }
 
@@ -265,7 +270,7 @@ ock_call *ock_api_stop_worker(uint32_t node, const char *addr) {
 }
 
 static void list_connections(ock_node *n, ock_buf *out) {
-  for (ock_tcp_conn *c = n->conns; c; c = ock_tcp_conn_next(c)) {
+  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = ock_tcp_conn_next(c)) {
     if (!ock_tcp_conn_is_open(c)) continue;
     uint64_t in, bytes_out;
     ock_tcp_conn_counters(c, &in, &bytes_out);
@@ -280,7 +285,7 @@ static void list_connections(ock_node *n, ock_buf *out) {
 ock_call *ock_api_list_connections(uint32_t node) { return list_cmd(node, list_connections); }
 
 static void do_close_connection(api_cmd *a, ock_node *n) {
-  for (ock_tcp_conn *c = n->conns; c; c = ock_tcp_conn_next(c)) {
+  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = ock_tcp_conn_next(c)) {
     if (ock_tcp_conn_is_open(c) && !strcmp(ock_tcp_conn_address(c), a->s1)) {
       ock_tcp_conn_close(c, 0);
       ock_call_finish(a->call, 0);
@@ -298,7 +303,7 @@ ock_call *ock_api_close_connection(uint32_t node, const char *addr) {
 /* ---- relays ---- */
 
 static void do_relay_create(api_cmd *a, ock_node *n) {
-  char err[300] = "";
+  char err[OCK_ERRMSG_CAP] = "";
   int rc = ock_relay_create(n, a->s1, &a->r1, &a->relay_opts, err, sizeof err);
   if (rc)
     ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
@@ -334,7 +339,7 @@ ock_call *ock_api_relay_service_list(uint32_t node) { return list_cmd(node, ock_
 /* ---- portals ---- */
 
 static void do_inlet_create(api_cmd *a, ock_node *n) {
-  char err[300] = "";
+  char err[OCK_ERRMSG_CAP] = "";
   int rc = ock_inlet_create(n, a->s1, &a->r1, a->call->text, sizeof a->call->text, err, sizeof err);
   if (rc)
     ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
@@ -350,7 +355,7 @@ ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route 
 }
 
 static void do_outlet_create(api_cmd *a, ock_node *n) {
-  char err[300] = "";
+  char err[OCK_ERRMSG_CAP] = "";
   int rc = ock_outlet_create(n, a->s1, a->s2, err, sizeof err);
   if (rc)
     ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
@@ -383,7 +388,12 @@ ock_call *ock_api_outlet_close(uint32_t node, const char *addr) {
   return a ? submit(a) : NULL;
 }
 
-ock_call *ock_api_portal_list(uint32_t node) { return list_cmd(node, ock_portal_list); }
+static void list_portals(ock_node *n, ock_buf *out) {
+  ock_inlet_list(n, out);
+  ock_outlet_list(n, out);
+}
+
+ock_call *ock_api_portal_list(uint32_t node) { return list_cmd(node, list_portals); }
 
 /* ---- limits ---- */
 
@@ -417,3 +427,9 @@ int ock_api_init(void) {
 }
 
 void ock_api_shutdown(int timeout_ms) { ock_loop_stop(timeout_ms); }
+
+void ock_api_after_fork(void) {
+  ock_loop_forget_after_fork();
+  ock_node_forget_after_fork();
+  ock_rand_after_fork();
+}

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "runtime/call.h"
-#include "services/relay.h"
 #include "codec/route.h"
+#include "services/relay_client.h"
 
 /* Makes the next call created by this thread notify fn(call, arg) on the loop
  * thread when it finishes (for callers that do not block: asyncio). */
@@ -20,6 +20,8 @@ void ock_api_notify_next(ock_call_notify fn, void *arg);
 int ock_api_init(void);
 /* Closes every node and stops the loop thread, waiting at most timeout_ms. */
 void ock_api_shutdown(int timeout_ms);
+/* In a fork()ed child: forget the parent's loop, nodes and randomness. */
+void ock_api_after_fork(void);
 
 /* u64: node id; text: bound listener address ("" when listen is NULL). */
 ock_call *ock_api_node_create(const char *name, const char *listen);
@@ -54,9 +56,9 @@ ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route 
 ock_call *ock_api_inlet_close(uint32_t node, const char *bound);
 ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr);
 ock_call *ock_api_outlet_close(uint32_t node, const char *addr);
-/* out: ock_portal_list lines. */
+/* out: ock_inlet_list then ock_outlet_list lines. */
 ock_call *ock_api_portal_list(uint32_t node);
-/* Sets one of the node's limits (node.h) by name. */
+/* Sets one of the node's limits (routing/limits.h) by name. */
 ock_call *ock_api_set_limit(uint32_t node, const char *name, long value);
 /* out: "name value" lines. */
 ock_call *ock_api_limits(uint32_t node);

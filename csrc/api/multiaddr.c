@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "codec/hostport.h"
 #include "base/rand.h"
 
 typedef struct {
@@ -36,19 +37,8 @@ static size_t next_part(parser *ps, const char **part) {
   return n;
 }
 
-static int is_port(const char *p, size_t n, int *port) {
-  if (n == 0 || n > 5) return 0;
-  int v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] < '0' || p[i] > '9') return 0;
-    v = v * 10 + (p[i] - '0');
-  }
-  *port = v;
-  return v >= 1 && v <= 65535;
-}
-
 static int check_host(const char *proto, const char *h, size_t n) {
-  char tmp[256];
+  char tmp[OCK_HOST_CAP];
   if (n == 0 || n >= sizeof tmp) return 0;
   memcpy(tmp, h, n);
   tmp[n] = 0;
@@ -67,13 +57,13 @@ static int check_host(const char *proto, const char *h, size_t n) {
 /* /ip4/A/tcp/P, /ip6/X/tcp/P, /dnsaddr/H/tcp/P */
 static int parse_tcp(parser *ps, ock_route *out, const char *proto, const char *host, size_t hn) {
   if (!check_host(proto, host, hn)) return fail(ps, OCK_EROUTE, "bad host '%s'", host, hn);
-  const char *tcp, *port;
+  const char *tcp = "", *port = ""; /* next_part sets them only when a part is there */
   size_t tn = next_part(ps, &tcp);
   if (tn != 3 || memcmp(tcp, "tcp", 3)) return fail(ps, OCK_EROUTE, "expected '/tcp/PORT' after '%s'", host, hn);
   size_t pn = next_part(ps, &port);
   int portv;
-  if (!is_port(port, pn, &portv)) return fail(ps, OCK_EROUTE, "bad port '%s'", pn ? port : "", pn);
-  char hp[300];
+  if (!ock_port_parse(port, pn, &portv)) return fail(ps, OCK_EROUTE, "bad port '%s'", pn ? port : "", pn);
+  char hp[OCK_HOSTPORT_CAP];
   int k = snprintf(hp, sizeof hp, strcmp(proto, "ip6") ? "%.*s:%d" : "[%.*s]:%d", (int)hn, host, portv);
   if (ock_route_push_back(out, OCK_TT_TCP, hp, (size_t)k)) return fail(ps, OCK_EROUTE, "route too long%s", "", 0);
   return 0;
@@ -81,7 +71,7 @@ static int parse_tcp(parser *ps, ock_route *out, const char *proto, const char *
 
 static int parse_node(parser *ps, ock_route *out, const char *name, size_t n, ock_node_lookup_fn lookup,
                       void *ctx) {
-  char hp[300];
+  char hp[OCK_HOSTPORT_CAP];
   int rc = lookup ? lookup(ctx, name, n, hp, sizeof hp) : OCK_ENONODE;
   if (rc == OCK_ENOENT) return fail(ps, OCK_EROUTE, "node '%s' has no TCP listener", name, n);
   if (rc) return fail(ps, OCK_ENONODE, "unknown node '%s'", name, n);
@@ -165,35 +155,8 @@ static int is_hex32(ock_addr a) {
   return 1;
 }
 
-int ock_hostport_split(const char *s, size_t n, char *host, size_t hostcap, int *port) {
-  const char *colon = NULL;
-  for (size_t i = n; i-- > 0;)
-    if (s[i] == ':') {
-      colon = s + i;
-      break;
-    }
-  if (!colon) return OCK_EINVAL;
-  const char *h = s;
-  size_t hn = (size_t)(colon - s);
-  if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') h++, hn -= 2;
-  if (hn == 0 || hn >= hostcap) return OCK_EINVAL;
-  const char *ps = colon + 1;
-  size_t pn = (size_t)(s + n - ps);
-  if (pn == 1 && ps[0] == '0')
-    *port = 0; /* port 0 is allowed for listeners: the kernel picks one */
-  else if (!is_port(ps, pn, port))
-    return OCK_EINVAL;
-  memcpy(host, h, hn);
-  host[hn] = 0;
-  return 0;
-}
-
-int ock_hostport_split_str(const char *s, char *host, size_t hostcap, int *port) {
-  return ock_hostport_split(s, strlen(s), host, hostcap, port);
-}
-
 static void format_tcp(ock_addr a, char *out, size_t cap) {
-  char host[300];
+  char host[OCK_HOSTPORT_CAP];
   int port;
   if (ock_hostport_split(a.p, a.len, host, sizeof host, &port)) {
     snprintf(out, cap, "/tcp-address/%.*s", (int)a.len, a.p);

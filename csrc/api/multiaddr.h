@@ -20,9 +20,4 @@ int ock_route_parse_text(const char *s, ock_route *out, ock_node_lookup_fn looku
 /* Writes a route as a multiaddr: /worker/<hex> for 32-hex local addresses,
  * /service/<name> for other local ones, /ip4|/ip6|/dnsaddr for TCP ones. */
 void ock_route_format_multiaddr(const ock_route *r, char *out, size_t cap);
-/* Parses "host:port" or "[v6]:port"; host is copied NUL-terminated. */
-int ock_hostport_split(const char *s, size_t n, char *host, size_t hostcap, int *port);
-/* The same for a NUL-terminated string. */
-int ock_hostport_split_str(const char *s, char *host, size_t hostcap, int *port);
-
 #endif

@@ -4,6 +4,9 @@
 #ifndef OCK_ERR_H
 #define OCK_ERR_H
 
+/* Room for a one-line error message and its NUL. */
+#define OCK_ERRMSG_CAP 300
+
 enum {
   OCK_OK = 0,
   OCK_EROUTE = -20001,    /* malformed route or address */

@@ -1,8 +1,9 @@
+#include "codec/portal_msg.h"
+
 #include <string.h>
 
 #include "codec/bare.h"
 #include "base/err.h"
-#include "portal/portal.h"
 
 /* 03 uleb(len) data [has_counter:u8 [counter:u16 LE]] (spec 6.1); counters are
  * read past but not checked: Rust nodes do not send them. */

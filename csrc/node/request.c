@@ -1,15 +1,16 @@
 #include "node/request.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
-#include "runtime/loop.h"
 #include "base/rand.h"
+#include "node/send.h"
+#include "runtime/loop.h"
 
+typedef struct ock_request ock_request;
 struct ock_request {
   ock_worker worker;
   char addr[OCK_HEX_ADDR_LEN + 1];
@@ -22,13 +23,23 @@ struct ock_request {
   ock_request *prev, *next;
 };
 
+/* The requests of a node, named by id so that nobody holds a dangling pointer. */
+typedef struct {
+  ock_request *requests;
+  uint64_t next_id;
+} requests_state;
+
+static void on_node_close(ock_node *n, void *state);
+static const ock_node_ext_ops ops = {.size = sizeof(requests_state), .level = OCK_EXT_NODE, .on_close = on_node_close};
+
 static void on_timer_closed(uv_handle_t *h) {
   ock_request *r = h->data;
   ock_node *n = r->node;
+  requests_state *st = ock_node_ext(n, &ops); /* exists: r is in it */
   if (r->prev)
     r->prev->next = r->next;
   else
-    n->requests = r->next;
+    st->requests = r->next;
   if (r->next) r->next->prev = r->prev;
   free(r);
   ock_node_handle_closed(n);
@@ -38,11 +49,11 @@ static void on_timer_closed(uv_handle_t *h) {
 static void finish(ock_request *r) {
   if (r->done) return;
   r->done = 1;
-  ock_router_remove(r->node, &r->worker);
+  ock_router_remove(&r->node->router, &r->worker);
   uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }
 
-static void on_reply(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void on_reply(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   ock_request *r = w->ctx;
   if (r->done) return;
@@ -59,26 +70,22 @@ static void on_timeout(uv_timer_t *t) {
   finish(r);
 }
 
-static ock_request *by_id(ock_node *n, uint64_t id) {
-  for (ock_request *r = n->requests; r; r = r->next)
-    if (r->id == id) return r;
-  return NULL;
+/* A connection the request needed failed (ock_send_failed). */
+static void on_send_failed(ock_node *n, uint64_t id, int rc, const char *why) {
+  requests_state *st = ock_node_ext(n, &ops);
+  for (ock_request *r = st ? st->requests : NULL; r; r = r->next) {
+    if (r->id != id) continue;
+    if (!r->done) {
+      ock_call_fail(r->call, rc, "%s", why);
+      finish(r);
+    }
+    return;
+  }
 }
 
-void ock_request_fail(ock_node *n, uint64_t id, int rc, const char *fmt, ...) {
-  ock_request *r = by_id(n, id);
-  if (!r || r->done) return;
-  char msg[300];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  ock_call_fail(r->call, rc, "%s", msg);
-  finish(r);
-}
-
-void ock_request_close_all(ock_node *n) {
-  for (ock_request *r = n->requests; r; r = r->next) {
+static void on_node_close(ock_node *n, void *state) {
+  requests_state *st = state;
+  for (ock_request *r = st->requests; r; r = r->next) {
     if (r->done) continue;
     ock_call_fail(r->call, OCK_ECLOSED, "node '%s' was closed", n->name);
     finish(r);
@@ -87,29 +94,36 @@ void ock_request_close_all(ock_node *n) {
 
 void ock_request_start(ock_node *n, const ock_route *onward, const void *payload, size_t len,
                        int timeout_ms, ock_call *call) {
-  ock_request *r = calloc(1, sizeof *r);
+  requests_state *st = ock_node_ext(n, &ops);
+  ock_request *r = st ? calloc(1, sizeof *r) : NULL;
   if (!r) {
     ock_call_fail(call, OCK_ENOMEM, "out of memory");
     return;
   }
   r->node = n;
   r->call = call;
-  r->id = ++n->next_request_id;
+  r->id = ++st->next_id;
   r->timeout_ms = timeout_ms;
   ock_rand_hex_addr(r->addr);
-  r->worker = (ock_worker){n, r->addr, OCK_HEX_ADDR_LEN, OCK_FC_ALL, on_reply, r, 0, "request", NULL};
-  ock_router_add(n, &r->worker); /* 128 random bits do not collide */
+  r->worker = (ock_worker){
+      .node = n, .addr = r->addr, .addr_len = OCK_HEX_ADDR_LEN, .fc = OCK_FC_ALL, .handle = on_reply, .ctx = r,
+      .kind = "request"};
+  if (ock_router_add(&n->router, &r->worker)) { /* 128 random bits do not collide: out of memory */
+    free(r);
+    ock_call_fail(call, OCK_ENOMEM, "out of memory");
+    return;
+  }
   uv_timer_init(ock_loop(), &r->timer);
   r->timer.data = r;
-  n->handles++;
-  r->next = n->requests;
-  if (n->requests) n->requests->prev = r;
-  n->requests = r;
+  ock_node_handle_opened(n);
+  r->next = st->requests;
+  if (st->requests) st->requests->prev = r;
+  st->requests = r;
   uv_timer_start(&r->timer, on_timeout, (uint64_t)timeout_ms, 0);
 
   ock_msg m;
   ock_msg_init(&m, payload, len);
   m.onward = *onward;
   ock_route_push_back(&m.ret, OCK_TT_LOCAL, r->addr, OCK_HEX_ADDR_LEN);
-  ock_node_send(n, &m, r->id);
+  ock_node_send(n, &m, on_send_failed, r->id);
 }

@@ -3,18 +3,21 @@
  * here: socket reads go into one shared buffer, become a Payload in place and
  * are dispatched; Payloads received are written to the socket from pooled
  * write requests. No allocation per chunk, no Python. */
+#include "portal/portal_conn.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/bare.h"
-#include "transport/dial.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "runtime/loop.h"
-#include "portal/portal.h"
 #include "base/rand.h"
-#include "transport/tcp.h"
+#include "codec/bare.h"
+#include "codec/hostport.h"
+#include "node/send.h"
+#include "runtime/loop.h"
+#include "transport/dial.h"
+#include "transport/tcp_conn.h"
 #include "transport/wpool.h"
 
 #define HEADROOM 16            /* room for a Payload header in front of the data */
@@ -33,7 +36,7 @@ struct portal {
   ock_portal_set *set;
   ock_worker worker;
   char addr[OCK_HEX_ADDR_LEN + 1];
-  char target[300];
+  char target[OCK_HOSTPORT_CAP];
   ock_route remote;
   int state;
   int inlet;
@@ -74,7 +77,7 @@ static void send_to_remote(portal *p, const uint8_t *payload, size_t len) {
    * hop to open; every later route came off the network and is never
    * allowed to make this node dial anything. */
   if (p->inlet && p->state == P_HANDSHAKE)
-    ock_node_send(p->node, &m, 0);
+    ock_node_send(p->node, &m, NULL, 0);
   else
     ock_node_dispatch(p->node, &m, NULL);
 }
@@ -106,7 +109,7 @@ static void on_handle_closed(uv_handle_t *h) {
   ock_wpool_free(&p->pool);
   ock_node *n = p->node;
   free(p);
-  if (--set->refs == 0 && set->on_released) set->on_released(set);
+  ock_portal_set_release(set);
   ock_node_handle_closed(n);
 }
 
@@ -124,7 +127,7 @@ static void portal_close(portal *p, int send_disconnect) {
   release_hold(p);
   if (send_disconnect && p->remote.n && !p->peer_gone) send_ctl(p, OCK_PORTAL_DISCONNECT, 0);
   p->state = P_CLOSING;
-  ock_router_remove(p->node, &p->worker);
+  ock_router_remove(&p->node->router, &p->worker);
   ock_drain_waiter_cancel(&p->drain);
   if (p->dial.resolving) {
     p->dial_pinned = 1;
@@ -184,7 +187,8 @@ static void delivered(portal *p, size_t len) {
  * any peer whose data piles up stops the connection it came on (a Rust peer
  * has no credit: this is its back-pressure), and past max_write_queue the
  * portal connection ends. Returns 0 to go on writing. */
-static int admit(portal *p, size_t len, ock_tcp_conn *from) {
+static int admit(portal *p, size_t len, const ock_origin *origin) {
+  ock_tcp_conn *from = ock_tcp_conn_of(origin);
   if (p->caps & OCK_PORTAL_CAP_CREDIT) {
     p->inflight += len;
     if (p->inflight > OCK_PORTAL_WINDOW) {
@@ -357,7 +361,7 @@ static void handle_pong(portal *p, const ock_msg *m, const ock_portal_msg *pm) {
   become_open(p, pm->caps);
 }
 
-static void portal_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void portal_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   portal *p = w->ctx;
   ock_portal_msg pm;
   if (m->onward.n != 1) { /* 6.3 item 6: nothing may route through a portal worker */
@@ -413,21 +417,22 @@ static portal *portal_new(ock_portal_set *set, int inlet) {
   p->set = set;
   p->inlet = inlet;
   ock_rand_hex_addr(p->addr);
-  p->worker = (ock_worker){set->node, p->addr, OCK_HEX_ADDR_LEN, OCK_FC_ALL, portal_handle, p, 0, "portal", NULL};
+  p->worker = (ock_worker){.node = set->node, .addr = p->addr, .addr_len = OCK_HEX_ADDR_LEN, .fc = OCK_FC_ALL,
+                           .handle = portal_handle, .ctx = p, .kind = "portal"};
   p->drain.cb = on_drained;
   uv_tcp_init(ock_loop(), &p->tcp);
   uv_timer_init(ock_loop(), &p->timer);
   p->tcp.data = p->timer.data = p;
   p->dial.data = p;
   p->handles = 2;
-  set->node->handles++;
+  ock_node_handle_opened(set->node);
   set->refs++;
   set->open++;
   set->total++;
   p->next = set->conns;
   if (set->conns) set->conns->prev = p;
   set->conns = p;
-  ock_router_add(set->node, &p->worker); /* 128 random bits do not collide */
+  ock_router_add(&set->node->router, &p->worker); /* 128 random bits do not collide */
   return p;
 }
 
@@ -507,12 +512,34 @@ void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_m
   if (rc) on_target(&p->dial, rc);
 }
 
+/* The owner holds one reference until it closes, so release happens once. */
+void ock_portal_set_init(ock_portal_set *set, ock_node *n, void (*released)(ock_portal_set *set)) {
+  set->node = n;
+  set->refs = 1;
+  set->caps = OCK_PORTAL_CAPS;
+  set->pong_timeout_ms = OCK_PORTAL_PONG_TIMEOUT_MS;
+  set->on_released = released;
+}
+
+void ock_portal_set_release(ock_portal_set *set) {
+  if (--set->refs == 0 && set->on_released) set->on_released(set);
+}
+
+void ock_portal_set_list(const ock_portal_set *set, const char *kind, const char *address, const char *where,
+                         ock_buf *out) {
+  char line[1200];
+  int k = snprintf(line, sizeof line, "%s %s %s %llu %llu %llu %llu\n", kind, address, where,
+                   (unsigned long long)set->open, (unsigned long long)set->total,
+                   (unsigned long long)set->bytes_out, (unsigned long long)set->bytes_in);
+  ock_buf_append(out, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+}
+
 void ock_portal_set_close(ock_portal_set *set) {
   for (portal *p = set->conns; p; p = p->next) portal_close(p, 1);
 }
 
-void ock_portal_set_conn_closed(ock_portal_set *set, ock_tcp_conn *c) {
-  const char *ca = ock_tcp_conn_address(c);
+void ock_portal_set_origin_closed(ock_portal_set *set, const ock_origin *o) {
+  const char *ca = o->address;
   for (portal *p = set->conns; p; p = p->next) {
     if (p->state == P_CLOSING || !p->remote.n) continue;
     if (ock_addr_eq(ock_route_at(&p->remote, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {

@@ -6,13 +6,10 @@
 #include <Python.h>
 
 #include "api/api.h"
-#include "codec/bare.h"
 #include "base/err.h"
-#include "runtime/events.h"
 #include "base/log.h"
-#include "runtime/loop.h"
-#include "routing/node.h"
-#include "base/rand.h"
+#include "codec/bare.h"
+#include "runtime/events.h"
 
 static PyObject *RouteError;
 static PyObject *NodeClosedError;
@@ -469,9 +466,7 @@ static PyObject *py_shutdown(PyObject *self, PyObject *args) {
 
 static PyObject *py_after_fork_child(PyObject *self, PyObject *noargs) {
   (void)self, (void)noargs;
-  ock_loop_forget_after_fork();
-  ock_node_forget_after_fork();
-  ock_rand_after_fork();
+  ock_api_after_fork();
   Py_RETURN_NONE;
 }
 

@@ -1,11 +1,12 @@
-/* The limits of a node (node.h), by name so embedders can set any of them. */
+/* The limits of a node, by name so embedders can set any of them. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "routing/limits.h"
+
 #include "base/err.h"
 #include "codec/message.h"
-#include "routing/node.h"
 #include "codec/route.h"
 
 static const struct {

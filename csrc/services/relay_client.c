@@ -6,6 +6,8 @@
  * unanswered all lead to the same place: close the connection, wait (capped
  * exponential backoff with jitter), connect and register again. It stops only
  * when closed. */
+#include "services/relay_client.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +18,8 @@
 #include "base/log.h"
 #include "runtime/loop.h"
 #include "base/rand.h"
-#include "services/relay.h"
-#include "transport/tcp.h"
+#include "services/relay_service.h"
+#include "transport/tcp_conn.h"
 
 typedef struct client client;
 struct client {
@@ -45,7 +47,7 @@ typedef struct {
 } clients_state;
 
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops ops = {sizeof(clients_state), on_node_close, NULL};
+static const ock_node_ext_ops ops = {.size = sizeof(clients_state), .level = OCK_EXT_SERVICE, .on_close = on_node_close};
 
 static void connect_now(client *c);
 
@@ -129,7 +131,7 @@ static void conn_closed(ock_tcp_conn *conn, void *owner, int status) {
   link_lost(c, why);
 }
 
-static const ock_tcp_conn_hooks conn_hooks = {conn_open, conn_closed};
+static const ock_tcp_conn_hooks conn_hooks = {.on_open = conn_open, .on_close = conn_closed};
 
 static void connect_now(client *c) {
   c->attempts++;
@@ -140,8 +142,9 @@ static void connect_now(client *c) {
     send_registration(c);
     return;
   }
-  c->conn = ock_tcp_connect(c->node, c->target, c->o.connect_timeout_ms, NULL);
-  if (c->conn) ock_tcp_conn_set_hooks(c->conn, &conn_hooks, c);
+  ock_tcp_conn *conn = ock_tcp_connect(c->node, c->target, c->o.connect_timeout_ms, NULL, &conn_hooks, c);
+  /* one that failed at once has told conn_closed already; none at all: the timer retries */
+  c->conn = conn && !ock_tcp_conn_is_closing(conn) ? conn : NULL;
 }
 
 /* ---- registration reply and pings ---- */
@@ -157,7 +160,7 @@ static int reply_ok(client *c, const ock_msg *m, ock_addr *remote) {
 
 static void on_ping_timer(uv_timer_t *t);
 
-static void main_remote_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void main_remote_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   client *c = w->ctx;
   ock_addr remote;
@@ -175,7 +178,7 @@ static void main_remote_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
   uv_timer_start(&c->ping_timer, on_ping_timer, (uint64_t)c->o.ping_interval_ms, (uint64_t)c->o.ping_interval_ms);
 }
 
-static void pinger_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void pinger_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)m, (void)from;
   client *c = w->ctx;
   c->outstanding = 0; /* any answer proves the link (as Ockam's session does) */
@@ -224,8 +227,8 @@ static void client_close(client *c) {
   if (c->status == OCK_RELAY_CLOSED) return;
   set_status(c, OCK_RELAY_CLOSED, "");
   drop_conn(c);
-  ock_router_remove(c->node, &c->main_remote);
-  ock_router_remove(c->node, &c->pinger);
+  ock_router_remove(&c->node->router, &c->main_remote);
+  ock_router_remove(&c->node->router, &c->pinger);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->ping_timer, on_handle_closed);
 }
@@ -291,15 +294,19 @@ int ock_relay_create(ock_node *n, const char *name, const ock_route *at, const o
   }
   ock_rand_hex_addr(c->main_addr);
   ock_rand_hex_addr(c->ping_addr);
-  c->main_remote = (ock_worker){n, c->main_addr, OCK_HEX_ADDR_LEN, OCK_FC_ALL, main_remote_handle, c, 0, "relay_client", NULL};
-  c->pinger = (ock_worker){n, c->ping_addr, OCK_HEX_ADDR_LEN, OCK_FC_ALL, pinger_handle, c, 0, "relay_client", NULL};
-  ock_router_add(n, &c->main_remote);
-  ock_router_add(n, &c->pinger);
+  c->main_remote = (ock_worker){.node = n, .addr = c->main_addr, .addr_len = OCK_HEX_ADDR_LEN, .fc = OCK_FC_ALL,
+                                .handle = main_remote_handle, .ctx = c, .kind = "relay_client"};
+  c->pinger = c->main_remote;
+  c->pinger.addr = c->ping_addr;
+  c->pinger.handle = pinger_handle;
+  ock_router_add(&n->router, &c->main_remote);
+  ock_router_add(&n->router, &c->pinger);
   uv_timer_init(ock_loop(), &c->timer);
   uv_timer_init(ock_loop(), &c->ping_timer);
   c->timer.data = c->ping_timer.data = c;
   c->handles = 2;
-  n->handles += 2;
+  ock_node_handle_opened(n);
+  ock_node_handle_opened(n);
   c->backoff_ms = o->backoff_min_ms;
   c->status = -1; /* so that the first status is reported */
   c->next = s->clients;

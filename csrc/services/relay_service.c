@@ -2,6 +2,8 @@
  * second registration of a name updates the stored route and answers again,
  * so a client that lost its connection can always reclaim its name. A relay
  * whose registering connection closes is removed: nothing could reach it. */
+#include "services/relay_service.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/rand.h"
-#include "services/relay.h"
-#include "transport/tcp.h"
+#include "transport/tcp_conn.h"
 
 typedef struct relay relay;
 struct relay {
@@ -29,10 +30,11 @@ typedef struct {
 } service_state;
 
 static void on_close(ock_node *n, void *state);
-static void on_conn_closed(ock_node *n, void *state, ock_tcp_conn *c);
-static const ock_node_ext_ops ops = {sizeof(service_state), on_close, on_conn_closed};
+static void on_origin_closed(ock_node *n, void *state, const ock_origin *o);
+static const ock_node_ext_ops ops = {
+    .size = sizeof(service_state), .level = OCK_EXT_SERVICE, .on_close = on_close, .on_origin_closed = on_origin_closed};
 
-static void relay_forward(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void relay_forward(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   relay *r = w->ctx;
   /* pop ourselves, prepend the stored route, leave the return route alone (5.4) */
@@ -50,7 +52,7 @@ static void relay_remove(ock_node *n, service_state *s, relay *r) {
       *pp = r->next;
       break;
     }
-  ock_router_remove(n, &r->worker);
+  ock_router_remove(&n->router, &r->worker);
   s->count--;
   free(r);
 }
@@ -72,8 +74,10 @@ static relay *relay_new(ock_node *n, service_state *s, const char *addr) {
   relay *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   snprintf(r->addr, sizeof r->addr, "%s", addr);
-  r->worker = (ock_worker){n, r->addr, strlen(r->addr), OCK_FC_ALL, relay_forward, r, 0, "relay", NULL};
-  if (ock_router_add(n, &r->worker)) {
+  r->worker = (ock_worker){
+      .node = n, .addr = r->addr, .addr_len = strlen(r->addr), .fc = OCK_FC_ALL, .handle = relay_forward, .ctx = r,
+      .kind = "relay"};
+  if (ock_router_add(&n->router, &r->worker)) {
     free(r);
     return NULL;
   }
@@ -125,14 +129,14 @@ static int within_limits(ock_node *n, service_state *s, const ock_msg *m, relay 
 }
 
 /* Registration (5.2, 5.3): reply from the relay, then keep R minus its last hop. */
-static void service_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void service_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   service_state *s = w->ctx;
   ock_node *n = w->node;
   char addr[sizeof OCK_RELAY_PREFIX + OCK_RELAY_NAME_MAX];
   if (m->ret.n == 0 || relay_address(w, m, addr, sizeof addr)) return;
   relay *r = find(s, addr);
-  if (!r && ock_router_find(n, addr, strlen(addr))) {
+  if (!r && ock_router_find(&n->router, addr, strlen(addr))) {
     OCK_WARN("node %s: relay name '%s' is taken by another worker, ignored", n->name, addr);
     return;
   }
@@ -161,14 +165,14 @@ static void on_close(ock_node *n, void *state) {
   service_state *s = state;
   while (s->relays) relay_remove(n, s, s->relays);
   if (s->started) {
-    ock_router_remove(n, &s->service);
-    ock_router_remove(n, &s->alias);
+    ock_router_remove(&n->router, &s->service);
+    ock_router_remove(&n->router, &s->alias);
   }
 }
 
-static void on_conn_closed(ock_node *n, void *state, ock_tcp_conn *c) {
+static void on_origin_closed(ock_node *n, void *state, const ock_origin *o) {
   service_state *s = state;
-  const char *ca = ock_tcp_conn_address(c);
+  const char *ca = o->address;
   for (relay *r = s->relays, *next; r; r = next) {
     next = r->next;
     if (r->route.n && ock_addr_eq(ock_route_at(&r->route, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {
@@ -182,10 +186,13 @@ int ock_relay_service_start(ock_node *n) {
   service_state *s = ock_node_ext(n, &ops);
   if (!s) return OCK_ENOMEM;
   if (s->started) return OCK_EEXIST;
-  s->service = (ock_worker){n, "forwarding_service", 18, OCK_FC_ALL, service_handle, s, 0, "relay_service", NULL};
-  s->alias = (ock_worker){n, "static_forwarding_service", 25, OCK_FC_ALL, service_handle, s, 0, "relay_service", NULL};
-  int rc = ock_router_add(n, &s->service);
-  if (!rc) rc = ock_router_add(n, &s->alias);
+  s->service = (ock_worker){.node = n, .addr = "forwarding_service", .addr_len = 18, .fc = OCK_FC_ALL,
+                            .handle = service_handle, .ctx = s, .kind = "relay_service"};
+  s->alias = s->service;
+  s->alias.addr = "static_forwarding_service";
+  s->alias.addr_len = 25;
+  int rc = ock_router_add(&n->router, &s->service);
+  if (!rc) rc = ock_router_add(&n->router, &s->alias);
   if (!rc) s->started = 1;
   return rc;
 }

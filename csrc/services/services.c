@@ -1,11 +1,13 @@
 /* The services every node offers (spec 4): echo, uppercase, hop. */
+#include "services/services.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/bare.h"
+#include "services/relay_service.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "routing/node.h"
 
 /* Sends payload back along the return route, from worker w. */
 static void reply(ock_worker *w, const ock_msg *m, const void *payload, size_t len) {
@@ -17,13 +19,13 @@ static void reply(ock_worker *w, const ock_msg *m, const void *payload, size_t l
 }
 
 /* Echoes the payload byte for byte, with return route [echo]. */
-static void echo_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void echo_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   reply(w, m, m->payload, m->payload_len);
 }
 
 /* BARE String in, the same upper-cased out; no reply to anything else. */
-static void uppercase_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void uppercase_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   const uint8_t *s;
   size_t n;
@@ -43,7 +45,7 @@ static void uppercase_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
 }
 
 /* Pops itself, pushes itself on the return route, forwards (step_forward). */
-static void hop_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from) {
+static void hop_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   ock_route_pop_front(&m->onward);
   if (ock_route_push_front(&m->ret, OCK_TT_LOCAL, w->addr, w->addr_len)) {
@@ -64,11 +66,12 @@ int ock_service_start(ock_node *n, const char *kind, const char *addr) {
    * node opens (spec 7); hop for connections made after it too: here, all. */
   ock_worker *w = ock_worker_new(n, addr, strlen(addr), OCK_FC_ALL, h, kind);
   if (!w) return OCK_ENOMEM;
-  int rc = ock_router_add(n, w);
-  if (rc) {
-    w->owned = 0;
-    free(w->addr);
-    free(w);
-  }
+  return ock_router_add_owned(&n->router, w);
+}
+
+int ock_services_start_default(ock_node *n) {
+  int rc = ock_service_start(n, "echo", NULL);
+  if (!rc) rc = ock_service_start(n, "uppercase", NULL);
+  if (!rc) rc = ock_relay_service_start(n);
   return rc;
 }

@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "api/multiaddr.h"
+#include "codec/hostport.h"
 #include "test.h"
 
 #define HEX32 "603b62d245c9119d584ba3d874eb8108"

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "api/multiaddr.h"
+#include "codec/hostport.h"
 
 int ock_sockaddr_parse(const char *hostport, struct sockaddr_storage *ss, int allow_port0) {
-  char host[256];
+  char host[OCK_HOST_CAP];
   int port;
   if (ock_hostport_split(hostport, strlen(hostport), host, sizeof host, &port)) return OCK_EINVAL;
   if (port == 0 && !allow_port0) return OCK_EINVAL;
@@ -15,6 +15,19 @@ int ock_sockaddr_parse(const char *hostport, struct sockaddr_storage *ss, int al
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
   if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
   return OCK_EINVAL;
+}
+
+void ock_sockaddr_format(const struct sockaddr *sa, char *out, size_t cap) {
+  char ip[64] = "?";
+  int port = 0;
+  if (sa->sa_family == AF_INET6) {
+    uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip);
+    port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+  } else if (sa->sa_family == AF_INET) {
+    uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip);
+    port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+  }
+  snprintf(out, cap, sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -43,7 +56,7 @@ int ock_dial_start(ock_dial *d, uv_tcp_t *tcp, const char *hostport, ock_dial_cb
   d->resolving = d->cancelled = 0;
   struct sockaddr_storage ss;
   if (ock_sockaddr_parse(hostport, &ss, 0) == 0) return connect_to(d, (struct sockaddr *)&ss);
-  char host[256], service[8];
+  char host[OCK_HOST_CAP], service[8];
   int port;
   if (ock_hostport_split(hostport, strlen(hostport), host, sizeof host, &port) || port == 0) return OCK_EINVAL;
   snprintf(service, sizeof service, "%d", port);

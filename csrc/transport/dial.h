@@ -3,6 +3,7 @@
 #ifndef OCK_DIAL_H
 #define OCK_DIAL_H
 
+#include <stddef.h>
 #include <uv.h>
 
 typedef struct ock_dial ock_dial;
@@ -26,5 +27,8 @@ int ock_dial_start(ock_dial *d, uv_tcp_t *tcp, const char *hostport, ock_dial_cb
 void ock_dial_cancel(ock_dial *d);
 /* Parses "IP:PORT" (or "localhost:PORT") into ss. Returns 0 or OCK_EINVAL. */
 int ock_sockaddr_parse(const char *hostport, struct sockaddr_storage *ss, int allow_port0);
+
+/* Writes sa as "IP:PORT" or "[IPv6]:PORT" ("?:0" for another family). */
+void ock_sockaddr_format(const struct sockaddr *sa, char *out, size_t cap);
 
 #endif

@@ -1,12 +1,18 @@
+/* Ockam's TCP connection (spec 3): preamble, framing, the sender worker,
+ * back-pressure both ways. */
+#include "transport/tcp_conn.h"
+
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/rand.h"
+#include "codec/hostport.h"
+#include "runtime/loop.h"
 #include "transport/dial.h"
-#include "node/request.h"
-#include "transport/tcp.h"
 #include "transport/wpool.h"
 
 #define READ_CHUNK (64 * 1024)     /* room kept free for each read */
@@ -15,14 +21,14 @@
 
 enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 
+/* The transport's state in each node: its connections. */
+typedef struct {
+  ock_tcp_conn *conns;
+  long accepted_open; /* accepted connections open now (max_connections) */
+} tcp_state;
 
-/* A message waiting for the connection to open. */
-typedef struct deferred {
-  ock_msg msg;
-  ock_buf payload;
-  uint64_t req_id;
-  struct deferred *next;
-} deferred;
+static void on_node_close(ock_node *n, void *state);
+static const ock_node_ext_ops tcp_ops = {.size = sizeof(tcp_state), .level = OCK_EXT_TRANSPORT, .on_close = on_node_close};
 
 struct ock_tcp_conn {
   uv_tcp_t tcp;
@@ -30,14 +36,15 @@ struct ock_tcp_conn {
   ock_dial dial;
   int dial_pinned; /* a cancelled lookup still has to call back */
   ock_node *node;
+  tcp_state *st;
   ock_worker worker; /* the sender, at a random 32-hex address */
+  ock_origin origin; /* what the frames read from it carry into routing */
   char addr[OCK_HEX_ADDR_LEN + 1];
-  char peer[80];
-  char target[300];
+  char peer[OCK_HOSTPORT_CAP];
+  char target[OCK_HOSTPORT_CAP];
   int outgoing;
   int state;
   int got_preamble;
-  int relayed;
   int holds;
   int open_handles; /* tcp, timer, and a pending getaddrinfo */
   int close_status;
@@ -46,7 +53,6 @@ struct ock_tcp_conn {
   ock_buf head, tail; /* frame parts around a payload that is not copied */
   size_t wq_bytes;
   uint64_t bytes_in, bytes_out;
-  deferred *deferred;
   ock_call *call;
   const ock_tcp_conn_hooks *hooks;
   void *owner;
@@ -56,24 +62,35 @@ struct ock_tcp_conn {
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void write_preamble(ock_tcp_conn *c);
-static void sender_handle(ock_worker *w, ock_msg *m, ock_tcp_conn *from);
+static void sender_handle(ock_worker *w, ock_msg *m, const ock_origin *from);
 static void wake_waiters(ock_tcp_conn *c);
 
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c) { return c->outgoing; }
 int ock_tcp_conn_is_open(const ock_tcp_conn *c) { return c->state == ST_OPEN; }
+int ock_tcp_conn_is_closing(const ock_tcp_conn *c) { return c->state == ST_CLOSING; }
+int ock_tcp_conn_status(const ock_tcp_conn *c) { return c->close_status ? c->close_status : OCK_ECLOSED; }
+void *ock_tcp_conn_owner(const ock_tcp_conn *c) { return c->owner; }
 void ock_tcp_conn_set_relayed(ock_tcp_conn *c) {
-  c->relayed = 1;
+  c->origin.relayed = 1;
   /* and the other way: what came through the relay may answer straight into
    * this connection (after a portal handshake, Payloads take that path) */
   c->worker.fc |= OCK_FC_ALL;
 }
-int ock_tcp_conn_is_relayed(const ock_tcp_conn *c) { return c->relayed; }
+int ock_tcp_conn_is_relayed(const ock_tcp_conn *c) { return c->origin.relayed; }
 
 ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr a) {
   if (a.tt != OCK_TT_LOCAL) return NULL;
-  ock_worker *w = ock_router_find(n, a.p, a.len);
+  ock_worker *w = ock_router_find(&n->router, a.p, a.len);
   return w && w->handle == sender_handle ? w->ctx : NULL;
 }
+
+static const char TRANSPORT[] = "tcp";
+
+ock_tcp_conn *ock_tcp_conn_of(const ock_origin *o) {
+  if (!o || o->transport != TRANSPORT) return NULL;
+  return (ock_tcp_conn *)((char *)o - offsetof(ock_tcp_conn, origin));
+}
+const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c) { return &c->origin; }
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c) { return c->peer; }
 const char *ock_tcp_conn_address(const ock_tcp_conn *c) { return c->addr; }
 const char *ock_tcp_conn_target(const ock_tcp_conn *c) { return c->target; }
@@ -89,26 +106,41 @@ void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, vo
   c->owner = owner;
 }
 
+ock_tcp_conn *ock_tcp_conn_first(ock_node *n) {
+  tcp_state *st = ock_node_ext(n, &tcp_ops);
+  return st ? st->conns : NULL;
+}
+
 static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
-  ock_tcp_conn *c = calloc(1, sizeof *c);
+  tcp_state *st = ock_node_ext(n, &tcp_ops);
+  ock_tcp_conn *c = st ? calloc(1, sizeof *c) : NULL;
   if (!c) return NULL;
   c->node = n;
+  c->st = st;
   c->outgoing = outgoing;
   ock_rand_hex_addr(c->addr);
   ock_buf_init(&c->rbuf);
-  c->worker.node = n;
-  c->worker.addr = c->addr;
-  c->worker.addr_len = OCK_HEX_ADDR_LEN;
-  /* a transport frame goes straight into another connection only from a relayed one */
-  c->worker.fc = OCK_FC_FROM_RELAYED;
-  c->worker.handle = sender_handle;
-  c->worker.ctx = c;
-  c->worker.kind = "tcp";
-  /* link into the node so node close finds it */
-  c->next = n->conns;
-  if (n->conns) n->conns->prev = c;
-  n->conns = c;
-  n->handles++;
+  c->worker = (ock_worker){
+      .node = n,
+      .addr = c->addr,
+      .addr_len = OCK_HEX_ADDR_LEN,
+      /* a transport frame goes straight into another connection only from a relayed one */
+      .fc = OCK_FC_FROM_RELAYED,
+      .handle = sender_handle,
+      .ctx = c,
+      .kind = TRANSPORT,
+  };
+  c->origin = (ock_origin){
+      .fc = outgoing ? OCK_FC_OUTGOING : OCK_FC_LISTENER,
+      .transport = TRANSPORT,
+      .address = c->addr,
+      .peer = c->peer,
+  };
+  /* linked into the node's transport state so node close finds it */
+  c->next = st->conns;
+  if (st->conns) st->conns->prev = c;
+  st->conns = c;
+  ock_node_handle_opened(n);
   return c;
 }
 
@@ -117,7 +149,7 @@ static void conn_free(ock_tcp_conn *c) {
   if (c->prev)
     c->prev->next = c->next;
   else
-    n->conns = c->next;
+    c->st->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   ock_wpool_free(&c->pool);
   ock_buf_free(&c->rbuf);
@@ -132,26 +164,13 @@ static void on_handle_closed(uv_handle_t *h) {
   if (--c->open_handles == 0) conn_free(c);
 }
 
-static void fail_deferred(ock_tcp_conn *c, int status) {
-  for (deferred *d = c->deferred, *next; d; d = next) {
-    next = d->next;
-    if (d->req_id)
-      ock_request_fail(c->node, d->req_id, status ? status : OCK_ECLOSED, "connection to %s failed: %s", c->target,
-                       ock_strerror(status ? status : OCK_ECLOSED));
-    ock_buf_free(&d->payload);
-    free(d);
-  }
-  c->deferred = NULL;
-}
-
 void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (c->state == ST_CLOSING) return;
   int was_open = c->state == ST_OPEN;
   c->state = ST_CLOSING;
   c->close_status = status;
-  if (was_open) ock_router_remove(c->node, &c->worker);
-  if (was_open && !c->outgoing) c->node->accepted_open--;
-  fail_deferred(c, status);
+  if (was_open) ock_router_remove(&c->node->router, &c->worker);
+  if (was_open && !c->outgoing) c->st->accepted_open--;
   if (c->call) {
     ock_call_fail(c->call, status ? status : OCK_ECLOSED, "cannot connect to %s: %s", c->target,
                   ock_strerror(status ? status : OCK_ECLOSED));
@@ -159,7 +178,7 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   }
   if (c->hooks && c->hooks->on_close) c->hooks->on_close(c, c->owner, status);
   c->hooks = NULL;
-  if (was_open) ock_node_conn_closed(c->node, c);
+  if (was_open) ock_node_origin_closed(c->node, &c->origin);
   wake_waiters(c);
   if (c->dial.resolving) { /* the lookup calls back later: keep the memory until then */
     c->dial_pinned = 1;
@@ -254,7 +273,7 @@ static void queue_rest(ock_tcp_conn *c, const uv_buf_t *parts, size_t written) {
 /* The sender worker: pop our address, frame the rest, write it (spec 3.3).
  * When nothing is queued the frame goes straight to the kernel from where
  * the payload lies; only what the socket does not take at once is copied. */
-static void sender_handle(ock_worker *worker, ock_msg *m, ock_tcp_conn *from) {
+static void sender_handle(ock_worker *worker, ock_msg *m, const ock_origin *from) {
   (void)from;
   ock_tcp_conn *c = worker->ctx;
   if (c->state != ST_OPEN) return;
@@ -351,7 +370,7 @@ static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
     OCK_WARN("connection %s from %s: return route too long, closing", c->addr, c->peer);
     return OCK_ETOOBIG;
   }
-  ock_node_dispatch(c->node, &m, c);
+  ock_node_dispatch(c->node, &m, &c->origin);
   return 0;
 }
 
@@ -429,47 +448,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static void set_peer(ock_tcp_conn *c) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
-  char ip[64] = "?";
-  int port = 0;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-    if (ss.ss_family == AF_INET6) {
-      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    } else {
-      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    }
-  }
-  snprintf(c->peer, sizeof c->peer, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, port);
-}
-
-static void flush_deferred(ock_tcp_conn *c) {
-  deferred *d = c->deferred;
-  c->deferred = NULL;
-  /* keep order: the list was built by prepending */
-  deferred *rev = NULL;
-  while (d) {
-    deferred *next = d->next;
-    d->next = rev;
-    rev = d;
-    d = next;
-  }
-  for (d = rev; d; d = rev) {
-    rev = d->next;
-    d->msg.payload = d->payload.data;
-    if (c->state == ST_OPEN) ock_node_send(c->node, &d->msg, d->req_id);
-    ock_buf_free(&d->payload);
-    free(d);
-  }
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    ock_sockaddr_format((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+  else
+    snprintf(c->peer, sizeof c->peer, "?:0");
 }
 
 static int become_open(ock_tcp_conn *c) {
   uv_tcp_nodelay(&c->tcp, 1);
   set_peer(c);
-  int rc = ock_router_add(c->node, &c->worker);
+  int rc = ock_router_add(&c->node->router, &c->worker);
   if (rc) return rc;
   c->state = ST_OPEN;
-  if (!c->outgoing) c->node->accepted_open++;
+  if (!c->outgoing) c->st->accepted_open++;
   arm_frame_timer(c, 1); /* the peer's preamble is due at once (spec 3.1) */
   write_preamble(c);
   if (c->state != ST_OPEN) return 0;
@@ -481,7 +472,6 @@ static int become_open(ock_tcp_conn *c) {
     c->call = NULL;
   }
   if (c->hooks && c->hooks->on_open) c->hooks->on_open(c, c->owner);
-  if (c->state == ST_OPEN) flush_deferred(c);
   return 0;
 }
 
@@ -508,15 +498,18 @@ static void on_connect_timeout(uv_timer_t *t) {
   ock_tcp_conn_close(c, UV_ETIMEDOUT);
 }
 
-ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call) {
+ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call,
+                              const ock_tcp_conn_hooks *hooks, void *owner) {
   ock_tcp_conn *c = conn_new(n, 1);
   if (!c) {
     if (call) ock_call_fail(call, OCK_ENOMEM, "out of memory");
     return NULL;
   }
   snprintf(c->target, sizeof c->target, "%s", hostport);
-  snprintf(c->peer, sizeof c->peer, "%.79s", hostport);
+  snprintf(c->peer, sizeof c->peer, "%s", hostport);
   c->call = call;
+  c->hooks = hooks;
+  c->owner = owner;
   uv_tcp_init(ock_loop(), &c->tcp);
   uv_timer_init(ock_loop(), &c->timer);
   c->tcp.data = c->timer.data = c;
@@ -543,8 +536,8 @@ int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
   c->open_handles = 2;
   c->state = ST_CONNECTING;
   int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
-  if (!rc && n->accepted_open >= n->limits.max_connections) {
-    OCK_WARN("node %s: %ld accepted connections open (the limit), refusing another", n->name, n->accepted_open);
+  if (!rc && c->st->accepted_open >= n->limits.max_connections) {
+    OCK_WARN("node %s: %ld accepted connections open (the limit), refusing another", n->name, c->st->accepted_open);
     rc = OCK_ETOOBIG;
   }
   if (!rc) rc = become_open(c);
@@ -552,26 +545,17 @@ int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
   return rc;
 }
 
-ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len) {
-  for (ock_tcp_conn *c = n->conns; c; c = c->next)
-    if (c->outgoing && !c->hooks && c->state != ST_CLOSING && strlen(c->target) == len &&
+ock_tcp_conn *ock_tcp_conn_find(ock_node *n, const char *target, size_t len, const ock_tcp_conn_hooks *hooks) {
+  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = c->next)
+    if (c->outgoing && c->hooks == hooks && c->state != ST_CLOSING && strlen(c->target) == len &&
         memcmp(c->target, target, len) == 0)
       return c;
   return NULL;
 }
 
-int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id) {
-  deferred *d = calloc(1, sizeof *d);
-  if (!d) return OCK_ENOMEM;
-  d->msg = *m;
-  ock_buf_init(&d->payload);
-  if (ock_buf_append(&d->payload, m->payload, m->payload_len)) {
-    free(d);
-    return OCK_ENOMEM;
-  }
-  d->msg.tracing = NULL; /* a view into memory we do not keep */
-  d->req_id = req_id;
-  d->next = c->deferred;
-  c->deferred = d;
-  return 0;
+/* The node closes: so does every connection (their owners hear of it). */
+static void on_node_close(ock_node *n, void *state) {
+  (void)n;
+  tcp_state *st = state;
+  for (ock_tcp_conn *c = st->conns; c; c = c->next) ock_tcp_conn_close(c, OCK_ECLOSED);
 }

@@ -1,11 +1,14 @@
+#include "transport/tcp_listener.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "runtime/loop.h"
+#include "codec/hostport.h"
 #include "transport/dial.h"
-#include "transport/tcp.h"
 
 /* Below 1024, bursts of connections overflow the accept queue and clients see
  * second-long SYN retries. */
@@ -16,7 +19,7 @@ struct ock_tcp_listener {
   ock_node *node;
   ock_accept_fn accept;
   void *arg;
-  char address[300];
+  char address[OCK_HOSTPORT_CAP];
 };
 
 const char *ock_tcp_listener_address(const ock_tcp_listener *l) { return l->address; }
@@ -49,14 +52,7 @@ static int bound_address(ock_tcp_listener *l) {
   int len = sizeof ss;
   int rc = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
   if (rc) return rc;
-  char ip[64];
-  if (ss.ss_family == AF_INET6) {
-    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-    snprintf(l->address, sizeof l->address, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-  } else {
-    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-    snprintf(l->address, sizeof l->address, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
-  }
+  ock_sockaddr_format((struct sockaddr *)&ss, l->address, sizeof l->address);
   return 0;
 }
 
@@ -74,7 +70,7 @@ int ock_tcp_listen(ock_node *n, const char *hostport, ock_accept_fn accept, void
   l->arg = arg;
   uv_tcp_init(ock_loop(), &l->tcp);
   l->tcp.data = l;
-  n->handles++;
+  ock_node_handle_opened(n);
   int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
   if (!rc) rc = uv_listen((uv_stream_t *)&l->tcp, BACKLOG, on_connection);
   if (!rc) rc = bound_address(l);

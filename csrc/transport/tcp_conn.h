@@ -3,15 +3,21 @@
  * sender worker at a random 32-hex address: a message routed to it loses that
  * address from its onward route and goes on the wire; a frame read from it gets
  * that address pushed on its return route and is dispatched in the node. */
-#ifndef OCK_TCP_H
-#define OCK_TCP_H
+#ifndef OCK_TCP_CONN_H
+#define OCK_TCP_CONN_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
-#include "routing/node.h"
-#include "runtime/loop.h"
-#include "base/rand.h"
+#include "codec/route.h"
+#include "routing/node_core.h"
+#include "runtime/call.h"
 
+typedef struct ock_tcp_conn ock_tcp_conn;
+
+/* What the owner of a connection hears from it: the transport reports to its
+ * owner and never calls the layers above it. */
 typedef struct ock_tcp_conn_hooks {
   /* The connection is open (outgoing: connected and preamble sent). */
   void (*on_open)(ock_tcp_conn *c, void *owner);
@@ -21,16 +27,25 @@ typedef struct ock_tcp_conn_hooks {
 
 /* Opens a connection to "host:port" (DNS names resolved). The connection is a
  * worker of n once open. `call` (may be NULL) finishes with the worker address
- * in call->text, or with the error. Returns NULL only when out of memory. */
-ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call);
+ * in call->text, or with the error. The connection belongs to the node (it
+ * closes with it); `hooks` (may be NULL) tell `owner` when it opens and closes.
+ * Returns NULL only when out of memory (call failed); a connection that fails
+ * at once has already reported its close. */
+ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call,
+                              const ock_tcp_conn_hooks *hooks, void *owner);
+/* Replaces the connection's owner (NULL hooks: nobody hears from it any more). */
 void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, void *owner);
-/* Closes the connection (idempotent); status is reported to hooks. */
+/* Closes the connection (idempotent); status is reported to the hooks. */
 void ock_tcp_conn_close(ock_tcp_conn *c, int status);
-/* Queues a message to be dispatched once the connection is open; the message
- * is copied. Request req_id (0: none) is failed if the connection fails. */
-int ock_tcp_conn_defer(ock_tcp_conn *c, const ock_msg *m, uint64_t req_id);
-/* An open or opening outgoing connection to target that nobody owns, or NULL. */
-ock_tcp_conn *ock_tcp_conn_find_shared(ock_node *n, const char *target, size_t len);
+/* An open or opening outgoing connection of n to target whose hooks are
+ * `hooks`, or NULL: how an owner finds a connection it can share. */
+ock_tcp_conn *ock_tcp_conn_find(ock_node *n, const char *target, size_t len, const ock_tcp_conn_hooks *hooks);
+/* The first connection of n (open or not), then the next one: for listings. */
+ock_tcp_conn *ock_tcp_conn_first(ock_node *n);
+ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
+/* The connection behind origin o, or NULL when o is not a TCP connection's. */
+ock_tcp_conn *ock_tcp_conn_of(const ock_origin *o);
+const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c);
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
 /* Marks the connection as one a relay was registered over: its frames may
  * then go straight into other connections (replies through the relay), and
@@ -38,13 +53,18 @@ int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
  * adding flow-control consumers both ways (spec 5.4). */
 void ock_tcp_conn_set_relayed(ock_tcp_conn *c);
 int ock_tcp_conn_is_relayed(const ock_tcp_conn *c);
-/* The connection whose sender worker is at addr, or NULL. */
+/* The connection whose sender worker is at addr (a LOCAL address), or NULL. */
 ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr addr);
 int ock_tcp_conn_is_open(const ock_tcp_conn *c);
+/* 1 once closed (the memory stays until its handles' close callbacks ran). */
+int ock_tcp_conn_is_closing(const ock_tcp_conn *c);
+/* Why it closed: an error code, OCK_ECLOSED for a normal close. */
+int ock_tcp_conn_status(const ock_tcp_conn *c);
+/* The owner given with the hooks. */
+void *ock_tcp_conn_owner(const ock_tcp_conn *c);
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c);
 const char *ock_tcp_conn_address(const ock_tcp_conn *c);
 const char *ock_tcp_conn_target(const ock_tcp_conn *c); /* "host:port" asked for; "" if accepted */
-ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
 /* Bytes waiting in the kernel-bound write queue (for back-pressure). */
 size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c);
 /* Back-pressure: whoever feeds a connection stops while its write queue is
@@ -59,7 +79,9 @@ struct ock_drain_waiter {
   ock_tcp_conn *conn; /* set while waiting */
   ock_drain_waiter *prev, *next;
 };
+/* Registers w (once; again after each call of w->cb). */
 void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w);
+/* Unregisters w if it waits. */
 void ock_drain_waiter_cancel(ock_drain_waiter *w);
 
 /* The other way round: a consumer that cannot keep up (a portal whose
@@ -71,18 +93,8 @@ void ock_tcp_conn_unhold(ock_tcp_conn *c);
 /* Counters for listings. */
 void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *bytes_in, uint64_t *bytes_out);
 
-/* Accepts an Ockam connection on server (an ock_accept_fn; arg unused). */
+/* Accepts an Ockam connection on server (an ock_accept_fn of
+ * transport/tcp_listener.h; arg unused). */
 int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg);
-
-/* Called by a listener for each incoming connection: must uv_accept it. */
-typedef int (*ock_accept_fn)(ock_node *n, uv_stream_t *server, void *arg);
-
-/* Binds and listens on "host:port" (port 0: any), handing connections to
- * accept. The bound address is in ock_tcp_listener_address. On error returns
- * a code with a reason in err. The listener counts as one handle of n. */
-int ock_tcp_listen(ock_node *n, const char *hostport, ock_accept_fn accept, void *arg, ock_tcp_listener **out,
-                   char *err, size_t errcap);
-const char *ock_tcp_listener_address(const ock_tcp_listener *l);
-void ock_tcp_listener_close(ock_tcp_listener *l);
 
 #endif

@@ -1,23 +1,11 @@
-/* Relays (spec 5). The relay service lets a node that cannot listen become
- * reachable at /service/forward_to_<name> on a node it connects out to; the
- * relay client is that node's side, which keeps the registration alive. */
-#ifndef OCK_RELAY_H
-#define OCK_RELAY_H
+/* A relay this node keeps registered at a relay node (spec 5.2, 5.3, 5.5): the
+ * client side of services/relay_service.h. Loop thread. */
+#ifndef OCK_RELAY_CLIENT_H
+#define OCK_RELAY_CLIENT_H
 
-#include "routing/node.h"
-
-/* ---- relay_service.c: on every node ---- */
-
-#define OCK_RELAY_PREFIX "forward_to_"
-#define OCK_RELAY_NAME_MAX 255
-
-/* Starts forwarding_service and static_forwarding_service on n; the
- * node's max_relays and max_relays_per_connection limits apply. */
-int ock_relay_service_start(ock_node *n);
-/* Appends one line per relay: "forward_to_<name> <route text>\n". */
-void ock_relay_service_list(ock_node *n, ock_buf *out);
-
-/* ---- relay_client.c: a relay this node keeps registered elsewhere ---- */
+#include "base/buf.h"
+#include "codec/route.h"
+#include "routing/node_core.h"
 
 enum { OCK_RELAY_CONNECTING = 0, OCK_RELAY_UP = 1, OCK_RELAY_DOWN = 2, OCK_RELAY_CLOSED = 3 };
 
@@ -30,6 +18,7 @@ typedef struct {
   int backoff_max_ms;      /* ...up to this, with +-25% jitter */
 } ock_relay_opts;
 
+/* The defaults: pings every 1 s, 3 misses, 5 s to connect and to register, retries 0.1 s to 1.5 s. */
 void ock_relay_opts_default(ock_relay_opts *o);
 /* Creates relay `name` registered at `at`, a route whose TCP hop (if any) is
  * the relay node: the client opens its own connection there. Status changes

@@ -1,0 +1,27 @@
+/* Limits a node enforces on its peers, each with a default and settable by
+ * name. Hitting one logs a line and closes only the offending connection (or
+ * refuses the one registration or portal connection). */
+#ifndef OCK_LIMITS_H
+#define OCK_LIMITS_H
+
+#include "base/buf.h"
+
+typedef struct {
+  long max_connections;           /* accepted connections open at once, per listener */
+  long max_frame;                 /* bytes in one frame body (Ockam: 16 MiB) */
+  long frame_timeout_ms;          /* to finish the preamble or a frame once begun */
+  long max_route_hops;            /* addresses in a received onward or return route */
+  long max_write_queue;           /* bytes queued for a peer that does not read */
+  long max_relays;                /* relays registered at this node */
+  long max_relays_per_connection;
+  long max_portal_connections;    /* open at once, per inlet or outlet */
+} ock_limits;
+
+/* Sets every limit to its default. */
+void ock_limits_default(ock_limits *l);
+/* Sets limit `name` to value (> 0). Returns 0 or OCK_EINVAL (unknown name or bad value). */
+int ock_limits_set(ock_limits *l, const char *name, long value);
+/* Appends "name value\n" for each limit. */
+void ock_limits_list(const ock_limits *l, ock_buf *out);
+
+#endif
