@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from . import _core, _display, _runtime
 from ._core import NodeClosedError
 from .portal import Inlet, Outlet
-from .relay import Relay, RelayEntry
+from .relay import Relay, RelayEntry, StatusCallback
 
 Route = Union[str, Sequence[str]]
 Payload = Union[str, bytes]
@@ -305,6 +305,7 @@ class Node:
         wait: bool = True,
         ping_interval: float = 1.0,
         max_backoff: float = 1.5,
+        on_status: Optional[StatusCallback] = None,
     ) -> Relay:
         """Registers relay ``name`` at a relay node and keeps it registered.
 
@@ -315,6 +316,9 @@ class Node:
         once the relay is up, or raises ``TimeoutError`` after ``timeout``
         seconds (the relay is then closed). Liveness pings go every
         ``ping_interval`` seconds; retries back off up to ``max_backoff``.
+        ``on_status`` is registered before the relay starts, so it sees every
+        status, the first "connecting" and "up" included (``Relay.on_status``
+        registers later ones).
         """
         route: Route = at
         if isinstance(at, str) and not at.startswith("/") and "#" not in at and ":" in at:
@@ -322,6 +326,8 @@ class Node:
         if name in self._relays:
             raise ValueError(f"node {self.name!r} already has a relay named {name!r}")
         relay = Relay(self, name, at)
+        if on_status is not None:
+            relay.on_status(on_status)
         _runtime.register_status_handler(self.id, name, relay._on_event)
         try:
             _core.relay_create(self.id, name, route, ping_interval, max_backoff)

@@ -627,9 +627,8 @@ def test_on_status_reports_up_then_down_when_relay_node_closes(make_node):
     """on_status callbacks get "up" when registered and "down" after the relay node closes."""
     n2 = make_node("n2")
     n3 = make_node("n3", listen=False)
-    relay = n3.create_relay(unique("n3"), at=n2.tcp_listener.address, wait=False)
     log = StatusLog()
-    relay.on_status(log)
+    relay = n3.create_relay(unique("n3"), at=n2.tcp_listener.address, wait=False, on_status=log)
     assert relay.wait_up(5.0)
     assert log.wait("up", 2.0), log.seen
     up_at = log.seen.index("up")

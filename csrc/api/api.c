@@ -38,6 +38,13 @@ struct api_cmd {
   lister list;
 };
 
+static void cmd_free(api_cmd *a) {
+  free(a->s1);
+  free(a->s2);
+  ock_buf_free(&a->data);
+  free(a);
+}
+
 static void api_run(ock_cmd *c) {
   api_cmd *a = (api_cmd *)c;
   ock_node *n = a->node_id ? ock_node_by_id(a->node_id) : NULL;
@@ -46,10 +53,7 @@ static void api_run(ock_cmd *c) {
   } else {
     a->fn(a, n);
   }
-  free(a->s1);
-  free(a->s2);
-  ock_buf_free(&a->data);
-  free(a);
+  cmd_free(a);
 }
 
 /* Builds and submits a command; returns the caller's call (or NULL). */
@@ -57,10 +61,7 @@ static ock_call *submit(api_cmd *a) {
   ock_call *call = a->call;
   if (ock_loop_submit(&a->cmd)) {
     ock_call_fail(call, OCK_ECLOSED, "the ockam_py loop is stopped");
-    free(a->s1);
-    free(a->s2);
-    ock_buf_free(&a->data);
-    free(a);
+    cmd_free(a);
   }
   return call;
 }
@@ -134,9 +135,13 @@ static void do_node_create(api_cmd *a, ock_node *unused) {
 }
 
 ock_call *ock_api_node_create(const char *name, const char *listen) {
-  if (ock_api_init()) return NULL;
+  int rc = ock_api_init();
   api_cmd *a = cmd_new(do_node_create, 0, name, listen);
-  return a ? submit(a) : NULL;
+  if (!a || !rc) return a ? submit(a) : NULL;
+  ock_call *call = a->call;
+  ock_call_fail(call, rc, "cannot start the ockam_py loop thread: %s", ock_strerror(rc));
+  cmd_free(a);
+  return call;
 }
 
 static void do_node_close(api_cmd *a, ock_node *n) {

@@ -11,10 +11,13 @@ typedef struct {
   size_t cap;
 } ock_buf;
 
+/* An empty buffer that owns no memory yet. */
 void ock_buf_init(ock_buf *b);
+/* Frees the memory; the buffer is empty and reusable after. */
 void ock_buf_free(ock_buf *b);
 /* Makes room for `extra` more bytes after len. Returns 0 or OCK_ENOMEM. */
 int ock_buf_reserve(ock_buf *b, size_t extra);
+/* Appends n bytes (one byte). Return 0 or OCK_ENOMEM (b unchanged). */
 int ock_buf_append(ock_buf *b, const void *p, size_t n);
 int ock_buf_push(ock_buf *b, uint8_t byte);
 /* Drops the first n bytes, moving the rest to the front. */

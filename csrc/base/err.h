@@ -19,6 +19,7 @@ enum {
   OCK_ENOENT = -20008,    /* no such object (worker, connection, service) */
   OCK_EINVAL = -20009,    /* a bad argument */
   OCK_ENOMEM = -20010,
+  OCK_EBUSY = -20011,     /* the runtime cannot start: a previous loop thread never stopped */
 };
 
 /* A short English description of any code, ours or libuv's. */

@@ -8,7 +8,9 @@ enum { OCK_LOG_DEBUG = 10, OCK_LOG_INFO = 20, OCK_LOG_WARN = 30, OCK_LOG_ERROR =
 
 typedef void (*ock_log_sink)(int level, const char *line);
 
+/* Sends lines of min_level and above to sink (any thread calls it; NULL: drop). */
 void ock_log_set_sink(ock_log_sink sink, int min_level);
+/* Formats one line (truncated at 511 bytes) and hands it to the sink. */
 void ock_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define OCK_DEBUG(...) ock_log(OCK_LOG_DEBUG, __VA_ARGS__)

@@ -9,6 +9,7 @@
 
 /* Writes 32 hex characters and a NUL into out (33 bytes). */
 void ock_rand_hex_addr(char out[OCK_HEX_ADDR_LEN + 1]);
+/* 64 random bits (jitter, ids). */
 uint64_t ock_rand_u64(void);
 /* In a fork()ed child: drop the randomness drawn by the parent. */
 void ock_rand_after_fork(void);

@@ -35,6 +35,7 @@ typedef struct {
   uint64_t value; /* the argument: an int's value, a length, or a simple value */
 } ock_cbor_head;
 
+/* Reads from the n bytes at p (not copied: they must outlive the reader). */
 void ock_cbor_reader_init(ock_cbor_reader *r, const void *p, size_t n);
 /* Reads one head. Returns 0 or OCK_EPROTO. A break (0xff) is major 7, value 31. */
 int ock_cbor_read_head(ock_cbor_reader *r, ock_cbor_head *h);
@@ -42,6 +43,7 @@ int ock_cbor_read_head(ock_cbor_reader *r, ock_cbor_head *h);
 int ock_cbor_read_array(ock_cbor_reader *r, int64_t *count);
 /* True (and consumes it) when the next byte is a break, for indefinite arrays. */
 int ock_cbor_at_break(ock_cbor_reader *r);
+/* Reads an unsigned integer. Returns 0 or OCK_EPROTO. */
 int ock_cbor_read_uint(ock_cbor_reader *r, uint64_t *v);
 /* Reads a definite byte (or text) string as a view into the input. */
 int ock_cbor_read_bytes(ock_cbor_reader *r, const uint8_t **p, size_t *n);

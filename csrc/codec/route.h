@@ -27,6 +27,7 @@ typedef struct {
   char data[OCK_ROUTE_MAX_BYTES];
 } ock_route;
 
+/* An empty route. */
 void ock_route_init(ock_route *r);
 /* Address i (0 = next hop). i must be < r->n. */
 ock_addr ock_route_at(const ock_route *r, size_t i);
@@ -38,8 +39,10 @@ int ock_route_append(ock_route *r, const ock_route *tail);
 int ock_route_prepend(ock_route *r, const ock_route *head);
 /* Replaces address i. */
 int ock_route_set(ock_route *r, size_t i, uint8_t tt, const void *p, size_t len);
+/* Remove the first (last) address; nothing when empty. */
 void ock_route_pop_front(ock_route *r);
 void ock_route_pop_back(ock_route *r);
+/* 1 when a is the address (tt, p, len). */
 int ock_addr_eq(ock_addr a, uint8_t tt, const char *p, size_t len);
 int ock_addr_is(ock_addr a, const char *local_name); /* LOCAL with that name */
 

@@ -13,6 +13,7 @@ typedef struct {
   size_t count;
 } ock_router;
 
+/* An empty table. */
 void ock_router_init(ock_router *r);
 /* Registers w under w->addr. Returns 0, OCK_EEXIST or OCK_ENOMEM; on error
  * the caller still owns w. */

@@ -1,5 +1,7 @@
 #include "runtime/call.h"
 
+#include "runtime/deadline.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@ ock_call *ock_call_new(void) {
   if (!c) return NULL;
   atomic_init(&c->refs, 2);
   pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->cv, NULL);
+  ock_cond_init_monotonic(&c->cv);
   ock_buf_init(&c->out);
   return c;
 }
@@ -50,10 +52,7 @@ void ock_call_fail(ock_call *c, int rc, const char *fmt, ...) {
 
 int ock_call_wait(ock_call *c, int timeout_ms) {
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  ock_deadline_after(&until, timeout_ms);
   pthread_mutex_lock(&c->mu);
   int rc = 0;
   while (!c->done && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&c->cv, &c->mu, &until);

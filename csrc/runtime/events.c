@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "runtime/deadline.h"
 
 static struct {
   pthread_mutex_t mu;
@@ -16,6 +17,10 @@ static struct {
   uint64_t dropped;
   int interrupted;
 } Q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0};
+
+/* The queue's cv waits on the monotonic clock, which only a call can set up. */
+static pthread_once_t q_once = PTHREAD_ONCE_INIT;
+static void q_init(void) { ock_cond_init_monotonic(&Q.cv); }
 
 ock_event *ock_event_new(int type, const char *text) {
   ock_event *e = malloc(sizeof *e);
@@ -50,6 +55,7 @@ void ock_event_free(ock_event *e) {
 }
 
 int ock_events_push(ock_event *e) {
+  pthread_once(&q_once, q_init);
   pthread_mutex_lock(&Q.mu);
   if (Q.count >= OCK_EVENTS_MAX) {
     Q.dropped++;
@@ -70,11 +76,9 @@ int ock_events_push(ock_event *e) {
 }
 
 ock_event *ock_events_pop(int timeout_ms) {
+  pthread_once(&q_once, q_init);
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  ock_deadline_after(&until, timeout_ms);
   pthread_mutex_lock(&Q.mu);
   int rc = 0;
   while (!Q.head && !Q.interrupted && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&Q.cv, &Q.mu, &until);
@@ -97,6 +101,7 @@ uint64_t ock_events_dropped(void) {
 }
 
 void ock_events_interrupt(void) {
+  pthread_once(&q_once, q_init);
   pthread_mutex_lock(&Q.mu);
   Q.interrupted = 1;
   pthread_cond_broadcast(&Q.cv);

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "runtime/deadline.h"
 
 static struct {
   pthread_mutex_t mu;
@@ -20,7 +21,9 @@ static struct {
   pthread_t thread;
   ock_loop_stop_hook stop_hook;
   int stopping;
-} L = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, NULL, {0}, {0}, 0, NULL, 0};
+  int cv_ready;  /* cv is set up for monotonic waits */
+  int abandoned; /* a stop timed out: that thread may still use loop */
+} L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static __thread int on_loop_thread;
 
@@ -77,7 +80,12 @@ static void *thread_main(void *arg) {
 int ock_loop_start(void) {
   pthread_mutex_lock(&L.mu);
   int rc = 0;
-  if (!L.running) {
+  if (!L.running && L.abandoned) {
+    /* its thread may still run uv on L.loop: a second uv_loop_init would corrupt it */
+    rc = OCK_EBUSY;
+  } else if (!L.running) {
+    if (!L.cv_ready) ock_cond_init_monotonic(&L.cv);
+    L.cv_ready = 1;
     rc = uv_loop_init(&L.loop);
     if (!rc) rc = uv_async_init(&L.loop, &L.wake, on_wake);
     if (!rc) {
@@ -117,10 +125,7 @@ void ock_loop_stop(int timeout_ms) {
   L.stopping = 1;
   uv_async_send(&L.wake);
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  ock_deadline_after(&until, timeout_ms);
   int rc = 0;
   while (!L.finished && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&L.cv, &L.mu, &until);
   int finished = L.finished;
@@ -131,12 +136,15 @@ void ock_loop_stop(int timeout_ms) {
   else {
     OCK_WARN("loop thread did not stop within %d ms; leaving it behind", timeout_ms);
     pthread_detach(L.thread);
+    L.abandoned = 1;
   }
 }
 
 void ock_loop_forget_after_fork(void) {
   pthread_mutex_init(&L.mu, NULL);
-  pthread_cond_init(&L.cv, NULL);
+  ock_cond_init_monotonic(&L.cv);
+  L.cv_ready = 1;
+  L.abandoned = 0; /* the child has no thread at all */
   L.running = 0;
   L.stopping = 0;
   L.head = L.tail = NULL;

@@ -12,15 +12,19 @@ struct ock_cmd {
   ock_cmd *next;
 };
 
-/* Starts the loop thread if it is not running. Returns 0 or a libuv error. */
+/* Starts the loop thread if it is not running. Returns 0, a libuv error, or
+ * OCK_EBUSY when an earlier stop timed out and left its thread behind. */
 int ock_loop_start(void);
 /* Queues c for the loop thread. Returns OCK_ECLOSED when the loop is stopped
  * (c is then not run and still belongs to the caller). */
 int ock_loop_submit(ock_cmd *c);
+/* The loop (its handles are for the loop thread only). */
 uv_loop_t *ock_loop(void);
+/* 1 when the caller is the loop thread. */
 int ock_loop_on_thread(void);
 /* Called on the loop thread when it is asked to stop: closes every node. */
 typedef void (*ock_loop_stop_hook)(void);
+/* Sets the stop hook (once, before the loop starts). */
 void ock_loop_set_stop_hook(ock_loop_stop_hook hook);
 /* Stops the loop: runs the stop hook, lets handles close, joins the thread.
  * Waits at most timeout_ms; past that the thread is left behind detached so

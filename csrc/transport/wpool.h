@@ -20,11 +20,13 @@ typedef struct {
   int len;
 } ock_wpool;
 
+/* An empty pool. */
 void ock_wpool_init(ock_wpool *p);
 /* A request with an empty buffer (len 0, capacity kept). NULL when out of memory. */
 ock_wreq *ock_wpool_get(ock_wpool *p);
 /* Returns a request; big buffers and requests past the pool's size are freed. */
 void ock_wpool_put(ock_wpool *p, ock_wreq *w);
+/* Frees every pooled request (none may be in flight). */
 void ock_wpool_free(ock_wpool *p);
 /* Writes w->buf on stream s; cb gets w back. On error w is back in the pool. */
 int ock_wpool_write(ock_wpool *p, ock_wreq *w, uv_stream_t *s, uv_write_cb cb);
