@@ -1,18 +1,26 @@
 #include "base/rand.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
+/* Kernel randomness, or the process stops: worker addresses are capabilities
+ * (whoever knows one can send to it), so there is no weaker fallback.
+ * Requests of at most 256 bytes are never cut short by a signal once the
+ * kernel's pool is ready; a larger one may be, and EINTR is retried. */
 static void fill(void *p, size_t n) {
-  if (getrandom(p, n, 0) == (ssize_t)n) return;
-  /* getrandom cannot fail for small n after boot; keep going regardless. */
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32);
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ((uint8_t *)p)[i] = (uint8_t)x;
+  uint8_t *b = p;
+  while (n > 0) {
+    ssize_t got = getrandom(b, n < 256 ? n : 256, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      fprintf(stderr, "ockam_py: getrandom failed (%s): cannot make unguessable addresses\n", strerror(errno));
+      abort();
+    }
+    b += got;
+    n -= (size_t)got;
   }
 }
 

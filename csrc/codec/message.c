@@ -1,5 +1,6 @@
 #include "codec/message.h"
 
+#include "codec/bare.h"
 #include "codec/cbor.h"
 #include "base/err.h"
 
@@ -53,6 +54,12 @@ static int decode_tracing(ock_cbor_reader *r, ock_msg *m) {
   size_t n;
   int rc = ock_cbor_read_text(r, &m->tracing, &n);
   m->tracing_len = n;
+  if (!rc && !ock_utf8_valid(m->tracing, n)) {
+    /* a Rust node drops the whole connection over a text string that is not
+     * UTF-8: forwarding it would hurt others, so the field is dropped here */
+    m->tracing = NULL;
+    m->tracing_len = 0;
+  }
   return rc;
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,6 +66,7 @@ static void on_wake(uv_async_t *a) {
 static void *thread_main(void *arg) {
   (void)arg;
   on_loop_thread = 1;
+  pthread_setname_np(pthread_self(), "ockam_py-loop"); /* for ps, gdb and /proc */
   uv_run(&L.loop, UV_RUN_DEFAULT);
   /* Anything a node forgot to close is closed here so the loop can end. */
   uv_walk(&L.loop, close_walk, NULL);
@@ -75,6 +77,18 @@ static void *thread_main(void *arg) {
   pthread_cond_broadcast(&L.cv);
   pthread_mutex_unlock(&L.mu);
   return NULL;
+}
+
+/* The loop thread takes no signal: they are the embedder's (Python handles
+ * them on its main thread), and a signal must not interrupt the loop's
+ * system calls. The thread inherits the mask it is created with. */
+static int start_thread(void) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&L.thread, NULL, thread_main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
 }
 
 int ock_loop_start(void) {
@@ -91,7 +105,7 @@ int ock_loop_start(void) {
     if (!rc) {
       L.finished = 0;
       L.stopping = 0;
-      if (pthread_create(&L.thread, NULL, thread_main, NULL) != 0) rc = UV_EAGAIN;
+      if (start_thread() != 0) rc = UV_EAGAIN;
     }
     if (!rc) L.running = 1;
   }

@@ -116,7 +116,8 @@ uint64_t t_rand(uint64_t *s);
   X(msg_frame_too_big)                   \
   X(msg_truncations_rejected)            \
   X(fuzz_msg_decode)                     \
-  X(fuzz_route_parse_text)
+  X(fuzz_route_parse_text)                \
+  X(rand_kernel_bytes_only)
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)

@@ -311,14 +311,24 @@ static void sender_handle(ock_worker *worker, ock_msg *m, const ock_origin *from
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+static void arm_frame_timer(ock_tcp_conn *c, int progress);
+
 void ock_tcp_conn_hold(ock_tcp_conn *c) {
-  if (c->holds++ == 0 && c->state == ST_OPEN) uv_read_stop((uv_stream_t *)&c->tcp);
+  if (c->holds++ == 0 && c->state == ST_OPEN) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    /* we stopped reading, not the peer: the clock on a partial frame stops too */
+    uv_timer_stop(&c->timer);
+  }
 }
 
 void ock_tcp_conn_unhold(ock_tcp_conn *c) {
   if (c->holds > 0 && --c->holds == 0 && c->state == ST_OPEN) {
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (rc) ock_tcp_conn_close(c, rc);
+    if (rc) {
+      ock_tcp_conn_close(c, rc);
+      return;
+    }
+    arm_frame_timer(c, 1); /* a partial frame gets a whole frame_timeout_ms again */
   }
 }
 
@@ -386,7 +396,7 @@ static void on_frame_timeout(uv_timer_t *t) {
  * the clock restarts when a frame completes and stops when nothing is pending,
  * so a peer trickling bytes cannot hold a connection's buffer forever. */
 static void arm_frame_timer(ock_tcp_conn *c, int progress) {
-  if (c->rbuf.len == 0 && c->got_preamble) {
+  if ((c->rbuf.len == 0 && c->got_preamble) || c->holds) {
     uv_timer_stop(&c->timer);
     return;
   }

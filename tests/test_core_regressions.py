@@ -1,0 +1,203 @@
+"""Regressions of the core: each test here failed before the fix it names.
+
+Peers are real sockets: a raw Ockam client written from the spec (``wire_spec``)
+and plain TCP servers; the node under test is ours, built by the ``ockam_node``
+fixture of ``ockam_py.testing``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import List, Tuple
+
+import pytest
+
+from ockam_py import Node
+from wire_spec import (
+    ABSENT,
+    bare_string,
+    cbor_array_head,
+    cbor_bytes,
+    cbor_head,
+    check_echo,
+    decode_message,
+    encode_route,
+    frame,
+    local,
+    message_frame,
+    open_conn,
+    read_frame,
+)
+
+
+class SilentServer:
+    """A TCP server on loopback whose one client connection is read only when told to."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.received = 0
+        self.conn: "socket.socket | None" = None
+        self.reading = threading.Event()
+        self.accepted = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        conn, _ = self.sock.accept()
+        self.conn = conn
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        self.accepted.set()
+        self.reading.wait()
+        conn.settimeout(10.0)
+        try:
+            while True:
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    return
+                self.received += len(chunk)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.conn is not None:
+            self.conn.close()
+
+
+def portal_to_outlet(sock: socket.socket, outlet: str = "outlet") -> bytes:
+    """Plays a Rust inlet (spec 6.3): Ping without capabilities, returns the outlet portal's address."""
+    sock.sendall(message_frame([local(outlet)], [local("in")], b"\x00"))
+    pong = decode_message(read_frame(sock)[4:])
+    assert pong.payload == b"\x01", pong
+    return pong.ret[-1][1]
+
+
+def test_held_connection_keeps_a_partial_frame_past_frame_timeout(ockam_node) -> None:
+    """A connection held for back-pressure (its portal's client does not read) must not be
+    closed by the frame timer: the node stopped reading, not the peer.
+
+    A raw Rust-like inlet (no credit window) pushes 16 MiB in 8 KiB Payloads at an outlet
+    whose target reads nothing for 2 s, with frame_timeout_ms at 300 ms: the node holds the
+    connection with part of a frame buffered. Once the target reads, every byte arrives and
+    the connection still answers echo.
+    """
+    node: Node = ockam_node("held", listen=True)
+    node.set_limits(frame_timeout_ms=300)
+    target = SilentServer()
+    try:
+        node.create_outlet(f"127.0.0.1:{target.port}")
+        sock = open_conn(("127.0.0.1", node.tcp_listener.port))
+        worker = portal_to_outlet(sock)
+        assert target.accepted.wait(5.0)
+        chunk = b"x" * 8192
+        payload = b"\x03" + bare_string(chunk)  # Payload: 03, uleb128 length, data (spec 6.1)
+        one = message_frame([(0, worker)], [local("in")], payload)
+        total = 16 * 1024 * 1024
+        frames = total // len(chunk)
+        errors: List[BaseException] = []
+
+        def push() -> None:
+            try:
+                sock.settimeout(30.0)
+                for _ in range(frames):
+                    sock.sendall(one)
+            except BaseException as e:  # reported by the assertions below
+                errors.append(e)
+
+        pusher = threading.Thread(target=push, daemon=True)
+        pusher.start()
+        time.sleep(2.0)  # the target reads nothing: the node holds our connection meanwhile
+        target.reading.set()
+        pusher.join(30.0)
+        assert not pusher.is_alive(), "the node stopped reading for good"
+        assert not errors, f"the node closed the held connection: {errors[0]!r}"
+        deadline = time.monotonic() + 20.0
+        while target.received < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert target.received == total
+        sock.settimeout(5.0)
+        check_echo(sock, "still open")
+        sock.close()
+    finally:
+        target.close()
+
+
+
+def _register_relay(sock: socket.socket, name: str) -> None:
+    """Registers relay ``name`` over this raw connection (spec 5.2) and reads the reply."""
+    sock.sendall(message_frame([local("forwarding_service")], [local("client")], bare_string(name)))
+    reply = decode_message(read_frame(sock)[4:])
+    assert reply.onward == [local("client")], reply
+
+
+def _frame_with_tracing(onward: List[Tuple[int, bytes]], payload: bytes, tracing: bytes) -> bytes:
+    """A TcpTransportMessage whose tracing field is the text string of these raw bytes."""
+    body = (
+        cbor_array_head(4)
+        + encode_route(onward)
+        + encode_route([local("sender")])
+        + cbor_bytes(payload)
+        + cbor_head(3, len(tracing))
+        + tracing
+    )
+    return frame(body)
+
+
+@pytest.mark.parametrize(
+    "tracing, forwarded",
+    [(b'{"trace":"ok"}', '{"trace":"ok"}'), (b"\xff\xfe not UTF-8", ABSENT)],
+    ids=["utf8-kept", "invalid-dropped"],
+)
+def test_tracing_field_that_is_not_utf8_is_not_forwarded(ockam_node, tracing: bytes, forwarded) -> None:
+    """A frame relayed to another connection keeps a UTF-8 tracing field and loses one that
+    is not UTF-8 (a Rust node drops the whole connection over it); the payload goes on."""
+    node: Node = ockam_node("tracing", listen=True)
+    addr = ("127.0.0.1", node.tcp_listener.port)
+    b = open_conn(addr)
+    a = open_conn(addr)
+    try:
+        _register_relay(b, "b")
+        a.sendall(_frame_with_tracing([local("forward_to_b"), local("app")], b"hello", tracing))
+        raw = read_frame(b)
+        msg = decode_message(raw[4:])  # a strict decoder: invalid UTF-8 would raise here
+        assert msg.onward == [local("app")] and msg.payload == b"hello", msg
+        assert msg.tracing == forwarded
+        check_echo(a, "a still open")
+        check_echo(b, "b still open")
+    finally:
+        a.close()
+        b.close()
+
+
+def _loop_thread_blocked_signals() -> int:
+    """The signal mask of this process's loop thread (named ockam_py-loop), from /proc."""
+    import os
+
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().strip() != "ockam_py-loop":
+                    continue
+            with open(f"/proc/self/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("SigBlk:"):
+                        return int(line.split()[1], 16)
+        except FileNotFoundError:
+            continue
+    raise AssertionError("no thread named ockam_py-loop in this process")
+
+
+def test_loop_thread_takes_no_signal(ockam_node) -> None:
+    """Signals are the embedder's: the loop thread blocks them all (SIGINT, SIGTERM, SIGCHLD,
+    SIGPIPE...), so Ctrl-C always reaches Python's main thread and never interrupts the loop."""
+    import signal
+
+    ockam_node("sig")
+    mask = _loop_thread_blocked_signals()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGALRM, signal.SIGUSR1):
+        assert mask & (1 << (sig - 1)), f"{sig.name} is not blocked on the loop thread (SigBlk {mask:x})"
