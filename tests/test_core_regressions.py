@@ -201,3 +201,16 @@ def test_loop_thread_takes_no_signal(ockam_node) -> None:
     mask = _loop_thread_blocked_signals()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGALRM, signal.SIGUSR1):
         assert mask & (1 << (sig - 1)), f"{sig.name} is not blocked on the loop thread (SigBlk {mask:x})"
+
+
+def test_route_with_a_bad_tcp_address_fails_at_once(ockam_node) -> None:
+    """A TCP hop that cannot even be dialled (``1#foo``: no port) fails the send with a
+    RouteError naming it, instead of queueing the message on a dead connection until the
+    caller's whole timeout has passed."""
+    from ockam_py import RouteError
+
+    node: Node = ockam_node("badhop")
+    with pytest.raises(RouteError, match="'foo'"):
+        node.message_send("hi", to="1#foo => 0#echo", timeout=60.0)
+    # and the node is fine: a good route still works
+    assert node.message_send("hi", to="/service/uppercase") == "HI"

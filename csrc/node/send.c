@@ -118,7 +118,11 @@ static int resolve_tcp_hop(ock_node *n, ock_msg *m, ock_send_failed failed, uint
     return 0;
   }
   if (ock_tcp_conn_is_closing(c)) { /* it failed at once: a bad address, a refused socket */
-    report(n, failed, token, ock_tcp_conn_status(c), "cannot connect to %s: %s", target);
+    int rc = ock_tcp_conn_status(c);
+    if (rc == OCK_EINVAL)
+      report(n, failed, token, OCK_EROUTE, "bad TCP address '%s' in the route (%s): expected host:port", target);
+    else
+      report(n, failed, token, rc, "cannot connect to %s: %s", target);
     return 1;
   }
   int rc = enqueue(c, m, failed, token);
