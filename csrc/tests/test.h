@@ -69,6 +69,7 @@ uint64_t t_rand(uint64_t *s);
   X(cbor_truncated_prefixes)             \
   X(cbor_skip_items)                     \
   X(cbor_skip_deep_nesting)              \
+  X(cbor_bool_null_struct_arrays)        \
   X(bare_uleb_round_trip)                \
   X(bare_uleb_overflow_rejected)         \
   X(bare_uleb_truncated_rejected)        \
