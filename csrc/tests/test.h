@@ -117,7 +117,14 @@ uint64_t t_rand(uint64_t *s);
   X(msg_frame_too_big)                   \
   X(msg_truncations_rejected)            \
   X(fuzz_msg_decode)                     \
-  X(fuzz_route_parse_text)
+  X(fuzz_route_parse_text)              \
+  X(crypto_sha256)                       \
+  X(crypto_hkdf)                         \
+  X(crypto_aead)                         \
+  X(crypto_rekey)                        \
+  X(crypto_x25519)                       \
+  X(crypto_ed25519)                      \
+  X(crypto_p256)
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)
