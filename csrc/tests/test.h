@@ -124,7 +124,17 @@ uint64_t t_rand(uint64_t *s);
   X(crypto_rekey)                        \
   X(crypto_x25519)                       \
   X(crypto_ed25519)                      \
-  X(crypto_p256)
+  X(crypto_p256)                         \
+  X(identity_vectors)                    \
+  X(identity_flipped_bytes)              \
+  X(identity_framing)                    \
+  X(identity_create_ed25519)             \
+  X(identity_p256)                       \
+  X(identity_rotate)                     \
+  X(identity_broken_chains)              \
+  X(identity_too_many_changes)           \
+  X(identity_time)                       \
+  X(identifier_text)
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)
