@@ -134,7 +134,13 @@ uint64_t t_rand(uint64_t *s);
   X(identity_broken_chains)              \
   X(identity_too_many_changes)           \
   X(identity_time)                       \
-  X(identifier_text)
+  X(identifier_text)                     \
+  X(purpose_key_create_verify)           \
+  X(purpose_key_forged)                  \
+  X(purpose_key_time)                    \
+  X(purpose_key_rotation_and_p256)       \
+  X(purpose_key_import)                  \
+  X(attestation_decode_shapes)
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)
