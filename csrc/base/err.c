@@ -23,6 +23,7 @@ const char *ock_strerror(int code) {
   case OCK_ENONCE: return "nonce replayed or out of window";
   case OCK_ECRYPTO: return "cryptographic library error";
   case OCK_ESTATE: return "invalid state for this operation";
+  case OCK_EUNTRUSTED: return "identity not trusted";
   default: return uv_strerror(code);
   }
 }

@@ -25,6 +25,7 @@ enum {
   OCK_ENONCE = -20016,    /* a nonce replayed or outside the accepted window */
   OCK_ECRYPTO = -20017,   /* libcrypto refused an operation */
   OCK_ESTATE = -20018,    /* a call in the wrong state (a handshake that failed or is done) */
+  OCK_EUNTRUSTED = -20019, /* a verified identity that the trust policy refuses */
 };
 
 /* A short English description of any code, ours or libuv's. */

@@ -140,7 +140,15 @@ uint64_t t_rand(uint64_t *s);
   X(purpose_key_time)                    \
   X(purpose_key_rotation_and_p256)       \
   X(purpose_key_import)                  \
-  X(attestation_decode_shapes)
+  X(attestation_decode_shapes)           \
+  X(noise_known_answers)                 \
+  X(noise_bounds)                        \
+  X(xx_full_handshake)                   \
+  X(xx_reversed_split)                   \
+  X(xx_tampered_messages)                \
+  X(xx_peer_checks)                      \
+  X(xx_responder_checks)                 \
+  X(xx_payload_shapes)
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)
