@@ -148,7 +148,16 @@ uint64_t t_rand(uint64_t *s);
   X(xx_tampered_messages)                \
   X(xx_peer_checks)                      \
   X(xx_responder_checks)                 \
-  X(xx_payload_shapes)
+  X(xx_payload_shapes)                   \
+  X(sc_known_answers)                    \
+  X(sc_nonce_window)                     \
+  X(sc_both_ways_across_renewals)        \
+  X(sc_replay_and_forgery)               \
+  X(sc_reordering)                       \
+  X(sc_skipping_ahead)                   \
+  X(sc_in_place_and_limits)              \
+  X(sc_message_codec)                    \
+  X(sc_payload_through_channel)
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)
