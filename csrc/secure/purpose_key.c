@@ -127,13 +127,16 @@ static uint64_t expiry(uint64_t now, uint64_t ttl, uint64_t limit) {
   return e < limit ? e : limit;
 }
 
-int ock_purpose_key_create(ock_purpose_key *pk, const ock_identity *id, const ock_signing_key *sk, uint64_t now,
-                           uint64_t ttl) {
+int ock_purpose_key_create_with(ock_purpose_key *pk, const ock_identity *id, const ock_signing_key *sk,
+                                ock_x25519_key *key, uint64_t now, uint64_t ttl) {
   memset(pk, 0, sizeof *pk);
   ock_buf_init(&pk->attestation);
-  if (ock_identity_key_matches(id, sk)) return OCK_EINVAL;
-  int rc = ock_x25519_generate(&pk->key);
-  if (rc) return rc;
+  pk->key = *key;
+  key->pkey = NULL; /* ours now */
+  if (ock_identity_key_matches(id, sk)) {
+    ock_purpose_key_free(pk);
+    return OCK_EINVAL;
+  }
   ock_attestation *a = &pk->fields;
   memcpy(a->subject, id->identifier, OCK_IDENTIFIER_LEN);
   memcpy(a->subject_change_hash, id->latest_change_hash, 32);
@@ -143,9 +146,19 @@ int ock_purpose_key_create(ock_purpose_key *pk, const ock_identity *id, const oc
   a->public_key_len = OCK_X25519_LEN;
   a->created_at = now;
   a->expires_at = expiry(now, ttl, id->valid_until);
-  rc = attest(&pk->attestation, a, sk);
+  int rc = attest(&pk->attestation, a, sk);
   if (rc) ock_purpose_key_free(pk);
   return rc;
+}
+
+int ock_purpose_key_create(ock_purpose_key *pk, const ock_identity *id, const ock_signing_key *sk, uint64_t now,
+                           uint64_t ttl) {
+  ock_x25519_key key;
+  memset(pk, 0, sizeof *pk);
+  ock_buf_init(&pk->attestation);
+  if (ock_identity_key_matches(id, sk)) return OCK_EINVAL;
+  int rc = ock_x25519_generate(&key);
+  return rc ? rc : ock_purpose_key_create_with(pk, id, sk, &key, now, ttl);
 }
 
 int ock_purpose_key_import(ock_purpose_key *pk, const uint8_t secret[OCK_X25519_LEN], const uint8_t *att,

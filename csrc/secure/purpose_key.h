@@ -71,6 +71,9 @@ int ock_purpose_key_verify(const uint8_t *p, size_t n, const ock_identity *subje
  * key), OCK_ENOMEM, OCK_ECRYPTO. */
 int ock_purpose_key_create(ock_purpose_key *pk, const ock_identity *id, const ock_signing_key *sk, uint64_t now,
                            uint64_t ttl);
+/* The same for a given X25519 key, taken over (pk frees it, also on error). */
+int ock_purpose_key_create_with(ock_purpose_key *pk, const ock_identity *id, const ock_signing_key *sk,
+                                ock_x25519_key *key, uint64_t now, uint64_t ttl);
 /* A purpose key from storage: its X25519 secret and the attestation made
  * for it, verified against id at now and checked to attest this very key.
  * 0 or the errors of ock_purpose_key_verify, OCK_EATTEST (another key). */
