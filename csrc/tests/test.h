@@ -141,6 +141,7 @@ uint64_t t_rand(uint64_t *s);
   X(purpose_key_rotation_and_p256)       \
   X(purpose_key_import)                  \
   X(attestation_decode_shapes)           \
+  X(purpose_key_deterministic)           \
   X(noise_known_answers)                 \
   X(noise_bounds)                        \
   X(xx_full_handshake)                   \
@@ -149,6 +150,7 @@ uint64_t t_rand(uint64_t *s);
   X(xx_peer_checks)                      \
   X(xx_responder_checks)                 \
   X(xx_payload_shapes)                   \
+  X(xx_fixed_keys_example)               \
   X(sc_known_answers)                    \
   X(sc_nonce_window)                     \
   X(sc_both_ways_across_renewals)        \

@@ -9,6 +9,8 @@
 #include "secure/hash.h"
 #include "secure/identity_payload.h"
 #include "secure/noise.h"
+#include "secure/sc_cipher.h"
+#include "secure/sc_message.h"
 #include "secure/xx.h"
 #include "test.h"
 #include "test_secure.h"
@@ -387,4 +389,75 @@ void test_xx_payload_shapes(void) {
   CHECK_EQ(ock_identity_payload_read(b.data, b.len, &pl), OCK_EPROTO);
   ock_buf_free(&b);
   ock_identity_free(&id);
+}
+
+/* The fixed-key example of docs/secure-channel.md: parties whose secrets are
+ * 11…11 and 22…22, purpose keys 51…51 and 62…62, ephemerals 33…33 and
+ * 44…44, at time 1800000000. Ed25519, X25519 and AES-GCM are deterministic,
+ * so every byte is known. */
+static void fixed_party(t_party *p, uint8_t seed) {
+  uint8_t s[32];
+  ock_x25519_key x;
+  memset(s, seed, 32);
+  CHECK_EQ(ock_signing_key_import(&p->key, OCK_KEY_ED25519, s), 0);
+  CHECK_EQ(ock_identity_create(&p->id, &p->key, NOW, OCK_IDENTITY_DEFAULT_TTL), 0);
+  memset(s, (uint8_t)(seed + 0x40), 32);
+  CHECK_EQ(ock_x25519_import(&x, s), 0);
+  CHECK_EQ(ock_purpose_key_create_with(&p->pk, &p->id, &p->key, &x, NOW, OCK_PURPOSE_KEY_DEFAULT_TTL), 0);
+}
+
+void test_xx_fixed_keys_example(void) {
+  t_party a, b;
+  fixed_party(&a, 0x11);
+  fixed_party(&b, 0x22);
+  char text[OCK_IDENTIFIER_TEXT_LEN + 1];
+  ock_identifier_format(a.id.identifier, text);
+  CHECK(strcmp(text, "Id01d4251bada46fc35a63a70a120763f18feaf1918525f466e9a60df82bfd70f") == 0);
+  ock_x25519_key ei, er;
+  uint8_t s[32];
+  memset(s, 0x33, 32);
+  CHECK_EQ(ock_x25519_import(&ei, s), 0);
+  memset(s, 0x44, 32);
+  CHECK_EQ(ock_x25519_import(&er, s), 0);
+  ock_xx init, resp;
+  ock_buf m1, m2, m3, none, want;
+  ock_buf_init(&m1), ock_buf_init(&m2), ock_buf_init(&m3), ock_buf_init(&none);
+  CHECK_EQ(ock_xx_init_with(&init, OCK_XX_INITIATOR, &a.id, &a.pk, &ei), 0);
+  CHECK_EQ(ock_xx_init_with(&resp, OCK_XX_RESPONDER, &b.id, &b.pk, &er), 0);
+  CHECK_EQ(ock_xx_start(&init, &m1), 0);
+  CHECK_EQ(ock_xx_handle(&resp, m1.data, m1.len, NOW, &m2), 0);
+  CHECK_EQ(ock_xx_handle(&init, m2.data, m2.len, NOW, &m3), 0);
+  CHECK_EQ(ock_xx_handle(&resp, m3.data, m3.len, NOW, &none), 0);
+  hex_buf(&want, "7b0d47d93427f8311160781c7c733fd89f88970aef490d8aa0ee19a4cb8a1b14");
+  CHECK_BYTES(m1.data, m1.len, want.data, want.len);
+  ock_buf_free(&want);
+  CHECK_EQ(m2.len, 419);
+  CHECK_EQ(m3.len, 387);
+  hex_buf(&want, "e539b5828f83c1c4cf171d5398d68b4e155aa3dcebad78741fb1f7ba1c2f8282"); /* k2 */
+  CHECK_BYTES(init.encrypt_key, 32, want.data, 32);
+  ock_buf_free(&want);
+  hex_buf(&want, "b3b89277c926a2d4de25ccd91f7acaa93d0dc7f9ca2a22309a78d3b7ce9481ab"); /* k1 */
+  CHECK_BYTES(init.decrypt_key, 32, want.data, 32);
+  ock_buf_free(&want);
+  /* the first transport message: a Payload 0#app -> 0#echo "hello" */
+  ock_route onward, ret;
+  ock_route_init(&onward), ock_route_init(&ret);
+  ock_route_push_back(&onward, OCK_TT_LOCAL, "echo", 4);
+  ock_route_push_back(&ret, OCK_TT_LOCAL, "app", 3);
+  ock_buf plain;
+  ock_buf_init(&plain);
+  CHECK_EQ(ock_sc_msg_put_payload(&plain, &onward, &ret, "hello", 5), 0);
+  ock_sc_encryptor e;
+  uint8_t wire[64];
+  CHECK_EQ(ock_sc_encryptor_init(&e, init.encrypt_key), 0);
+  CHECK_EQ(ock_sc_encrypt(&e, plain.data, plain.len, wire), 0);
+  hex_buf(&want, "0000000000000000 1c05c3ab18804e5f6a7424246880b6e00cef7d7b9b34b389b5002e"
+                 "63e11936eb42eef128afbec5d0e50286");
+  CHECK_BYTES(wire, plain.len + OCK_SC_OVERHEAD, want.data, want.len);
+  ock_buf_free(&want);
+  ock_sc_encryptor_free(&e);
+  ock_buf_free(&plain);
+  ock_xx_free(&init), ock_xx_free(&resp);
+  ock_buf_free(&m1), ock_buf_free(&m2), ock_buf_free(&m3), ock_buf_free(&none);
+  t_party_free(&a), t_party_free(&b);
 }
