@@ -1,4 +1,4 @@
-"""Build of ockam_py's C extension against the system libuv (found by pkg-config)."""
+"""Build of ockam_py's C extension against the system libuv and libcrypto (found by pkg-config)."""
 
 import glob
 import shutil
@@ -8,13 +8,13 @@ import sys
 from setuptools import Extension, setup
 
 
-def pkg_config(*args: str) -> list[str]:
+def pkg_config(*args: str, lib: str = "libuv", apt: str = "libuv1-dev") -> list[str]:
     if not shutil.which("pkg-config"):
-        sys.exit("error: pkg-config not found: install it with 'apt-get install pkg-config libuv1-dev'")
+        sys.exit(f"error: pkg-config not found: install it with 'apt-get install pkg-config {apt}'")
     try:
-        out = subprocess.run(["pkg-config", *args, "libuv"], check=True, capture_output=True, text=True)
+        out = subprocess.run(["pkg-config", *args, lib], check=True, capture_output=True, text=True)
     except subprocess.CalledProcessError:
-        sys.exit("error: libuv headers not found: install them with 'apt-get install libuv1-dev'")
+        sys.exit(f"error: {lib} headers not found: install them with 'apt-get install {apt}'")
     return out.stdout.split()
 
 
@@ -24,8 +24,9 @@ def core_sources() -> list[str]:
     return sorted(f for f in glob.glob("csrc/*/*.c") if not f.startswith(skip))
 
 
-cflags = pkg_config("--cflags")
-libs = pkg_config("--libs")
+# libuv for the loop and sockets, OpenSSL's libcrypto for the secure channel's primitives
+cflags = pkg_config("--cflags") + pkg_config("--cflags", lib="libcrypto", apt="libssl-dev")
+libs = pkg_config("--libs") + pkg_config("--libs", lib="libcrypto", apt="libssl-dev")
 
 core = Extension(
     "ockam_py._core",

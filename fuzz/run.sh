@@ -34,7 +34,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
   for f in fuzz/fuzz_*.c; do TARGETS+=("$(basename "$f" .c)"); done
 fi
 
-# ---- tools: clang with its sanitizer and libFuzzer runtimes, libuv ----
+# ---- tools: clang with its sanitizer and libFuzzer runtimes, libuv, libcrypto ----
 need=()
 command -v clang >/dev/null 2>&1 || need+=(clang)
 if command -v clang >/dev/null 2>&1; then
@@ -44,6 +44,7 @@ else
 fi
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)
+pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "fuzz/run.sh: installing ${need[*]}" >&2
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -53,8 +54,8 @@ fi
 
 # ---- build: csrc once, then one binary per target ----
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -I"$ROOT/csrc")
-read -r -a UV_CFLAGS <<<"$(pkg-config --cflags libuv)"
-read -r -a UV_LIBS <<<"$(pkg-config --libs libuv)"
+read -r -a UV_CFLAGS <<<"$(pkg-config --cflags libuv libcrypto)"
+read -r -a UV_LIBS <<<"$(pkg-config --libs libuv libcrypto)"
 mkdir -p "$OUT/obj" "$OUT/work" "$OUT/artifacts"
 t0=$(date +%s)
 rm -f "$OUT"/obj/*.o

@@ -61,6 +61,7 @@ have clang || need+=(clang)
 if ! have clang || [ ! -f "$(clang -print-file-name=libclang_rt.asan-x86_64.so)" ]; then need+=(libclang-rt-14-dev); fi
 have pkg-config || need+=(pkg-config)
 pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)
+pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -108,8 +109,8 @@ chmod +x "$WRAP"
 if [ "${SANITIZE_CTEST:-1}" = 1 ] && ls "$SRC"/csrc/tests/*.c >/dev/null 2>&1; then
   say "building the C unit tests"
   # shellcheck disable=SC2046
-  "$WRAP" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-string-concatenation -I"$SRC/csrc" $(pkg-config --cflags libuv) -o "$WORK/test_core" \
-    "$SRC"/csrc/tests/*.c $("$SRC"/scripts/csrc-sources.sh | sed "s@^@$SRC/@") $(pkg-config --libs libuv) -pthread
+  "$WRAP" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-string-concatenation -I"$SRC/csrc" $(pkg-config --cflags libuv libcrypto) -o "$WORK/test_core" \
+    "$SRC"/csrc/tests/*.c $("$SRC"/scripts/csrc-sources.sh | sed "s@^@$SRC/@") $(pkg-config --libs libuv libcrypto) -pthread
   say "running the C unit tests"
   # leaks are checked here: no interpreter in this process
   ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$LOGS/ctest-asan" \

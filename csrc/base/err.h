@@ -19,7 +19,17 @@ enum {
   OCK_ENOENT = -20008,    /* no such object (worker, connection, service) */
   OCK_EINVAL = -20009,    /* a bad argument */
   OCK_ENOMEM = -20010,
-  OCK_EBUSY = -20011,     /* the runtime cannot start: a previous loop thread never stopped */
+  OCK_EBUSY = -20020,     /* the runtime cannot start: a previous loop thread never stopped */
+  /* identities and secure channels (csrc/secure/) */
+  OCK_EBADSIG = -20011,   /* a signature does not verify */
+  OCK_EIDENTITY = -20012, /* a change history that is not a valid identity */
+  OCK_EEXPIRED = -20013,  /* outside its validity period (expired or not yet valid) */
+  OCK_EATTEST = -20014,   /* an attestation for another identity, key or change */
+  OCK_EDECRYPT = -20015,  /* AEAD authentication failed: wrong key or altered bytes */
+  OCK_ENONCE = -20016,    /* a nonce replayed or outside the accepted window */
+  OCK_ECRYPTO = -20017,   /* libcrypto refused an operation */
+  OCK_ESTATE = -20018,    /* a call in the wrong state (a handshake that failed or is done) */
+  OCK_EUNTRUSTED = -20019, /* a verified identity that the trust policy refuses */
 };
 
 /* A short English description of any code, ours or libuv's. */

@@ -145,6 +145,34 @@ static int skip_depth(ock_cbor_reader *r, int depth) {
 
 int ock_cbor_skip(ock_cbor_reader *r) { return skip_depth(r, 0); }
 
+int ock_cbor_read_bool(ock_cbor_reader *r, int *v) {
+  if (r->p >= r->end || (*r->p != 0xf4 && *r->p != 0xf5)) return OCK_EPROTO;
+  *v = *r->p++ == 0xf5;
+  return 0;
+}
+
+int ock_cbor_at_null(ock_cbor_reader *r) {
+  if (r->p < r->end && *r->p == 0xf6) {
+    r->p++;
+    return 1;
+  }
+  return 0;
+}
+
+int ock_cbor_array_more(ock_cbor_reader *r, int64_t count, int64_t i) {
+  if (count >= 0) return i < count;
+  return r->p < r->end && *r->p != 0xff;
+}
+
+int ock_cbor_array_finish(ock_cbor_reader *r, int64_t count, int64_t i) {
+  for (; count < 0 || i < count; i++) {
+    if (count < 0 && ock_cbor_at_break(r)) return 0;
+    int rc = ock_cbor_skip(r);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 size_t ock_cbor_head_size(uint64_t value) {
   if (value < 24) return 1;
   if (value <= 0xff) return 2;

@@ -1,5 +1,5 @@
-/* The subset of CBOR (RFC 8949) that Ockam's TcpTransportMessage uses:
- * unsigned ints, byte and text strings, arrays, null. The decoder reads from a
+/* The subset of CBOR (RFC 8949) that Ockam's messages use: unsigned ints,
+ * byte and text strings, arrays, booleans, null. The decoder reads from a
  * bounded cursor and never reads past its end; it accepts what minicbor accepts
  * (any integer width, definite or indefinite arrays, definite strings only). */
 #ifndef OCK_CBOR_H
@@ -50,6 +50,19 @@ int ock_cbor_read_bytes(ock_cbor_reader *r, const uint8_t **p, size_t *n);
 int ock_cbor_read_text(ock_cbor_reader *r, const uint8_t **p, size_t *n);
 /* Skips one whole item, nested up to OCK_CBOR_MAX_DEPTH. */
 int ock_cbor_skip(ock_cbor_reader *r);
+/* Reads false (0xf4) or true (0xf5) into *v (0 or 1). */
+int ock_cbor_read_bool(ock_cbor_reader *r, int *v);
+/* True (and consumes it) when the next item is null (0xf6). */
+int ock_cbor_at_null(ock_cbor_reader *r);
+
+/* Arrays read as minicbor reads a struct: `count` from ock_cbor_read_array
+ * (-1 when indefinite), `i` the number of elements read so far. */
+/* True when element i exists; for an indefinite array it looks for the
+ * break without consuming it. */
+int ock_cbor_array_more(ock_cbor_reader *r, int64_t count, int64_t i);
+/* Skips the elements from i on, and the break of an indefinite array:
+ * fields a newer peer added are ignored. */
+int ock_cbor_array_finish(ock_cbor_reader *r, int64_t count, int64_t i);
 
 /* Encoders append the shortest form. They return 0 or OCK_ENOMEM. */
 int ock_cbor_put_head(ock_buf *b, int major, uint64_t value);

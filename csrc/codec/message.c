@@ -135,3 +135,7 @@ int ock_frame_append(ock_buf *b, const ock_msg *m) {
   h[0] = (uint8_t)(body >> 24), h[1] = (uint8_t)(body >> 16), h[2] = (uint8_t)(body >> 8), h[3] = (uint8_t)body;
   return 0;
 }
+
+int ock_route_cbor_read(ock_cbor_reader *r, ock_route *route) { return decode_route(r, route); }
+
+int ock_route_cbor_put(ock_buf *b, const ock_route *route) { return encode_route(b, route); }

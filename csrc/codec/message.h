@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "codec/cbor.h"
 #include "codec/route.h"
 
 #define OCK_FRAME_MAX (16u * 1024 * 1024) /* MAX_MESSAGE_SIZE of the Rust transport */
@@ -35,5 +36,11 @@ int ock_frame_append(ock_buf *b, const ock_msg *m);
  * tracing field (or nothing). The frame is head, m->payload, tail. Both
  * buffers are reset first. */
 int ock_frame_parts(ock_buf *head, ock_buf *tail, const ock_msg *m);
+
+/* A route alone in CBOR, [[tt, bytes], ...], as this frame carries it and as
+ * a secure channel's plaintext carries its inner routes. The reader returns
+ * 0, OCK_EPROTO or OCK_ETOOBIG; the writer 0 or OCK_ENOMEM. */
+int ock_route_cbor_read(ock_cbor_reader *r, ock_route *route);
+int ock_route_cbor_put(ock_buf *b, const ock_route *route);
 
 #endif

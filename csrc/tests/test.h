@@ -69,6 +69,7 @@ uint64_t t_rand(uint64_t *s);
   X(cbor_truncated_prefixes)             \
   X(cbor_skip_items)                     \
   X(cbor_skip_deep_nesting)              \
+  X(cbor_bool_null_struct_arrays)        \
   X(bare_uleb_round_trip)                \
   X(bare_uleb_overflow_rejected)         \
   X(bare_uleb_truncated_rejected)        \
@@ -117,7 +118,49 @@ uint64_t t_rand(uint64_t *s);
   X(msg_truncations_rejected)            \
   X(fuzz_msg_decode)                     \
   X(fuzz_route_parse_text)                \
-  X(rand_kernel_bytes_only)
+  X(rand_kernel_bytes_only)               \
+  X(crypto_sha256)                       \
+  X(crypto_hkdf)                         \
+  X(crypto_aead)                         \
+  X(crypto_rekey)                        \
+  X(crypto_x25519)                       \
+  X(crypto_ed25519)                      \
+  X(crypto_p256)                         \
+  X(identity_vectors)                    \
+  X(identity_flipped_bytes)              \
+  X(identity_framing)                    \
+  X(identity_create_ed25519)             \
+  X(identity_p256)                       \
+  X(identity_rotate)                     \
+  X(identity_broken_chains)              \
+  X(identity_too_many_changes)           \
+  X(identity_time)                       \
+  X(identifier_text)                     \
+  X(purpose_key_create_verify)           \
+  X(purpose_key_forged)                  \
+  X(purpose_key_time)                    \
+  X(purpose_key_rotation_and_p256)       \
+  X(purpose_key_import)                  \
+  X(attestation_decode_shapes)           \
+  X(purpose_key_deterministic)           \
+  X(noise_known_answers)                 \
+  X(noise_bounds)                        \
+  X(xx_full_handshake)                   \
+  X(xx_reversed_split)                   \
+  X(xx_tampered_messages)                \
+  X(xx_peer_checks)                      \
+  X(xx_responder_checks)                 \
+  X(xx_payload_shapes)                   \
+  X(xx_fixed_keys_example)               \
+  X(sc_known_answers)                    \
+  X(sc_nonce_window)                     \
+  X(sc_both_ways_across_renewals)        \
+  X(sc_replay_and_forgery)               \
+  X(sc_reordering)                       \
+  X(sc_skipping_ahead)                   \
+  X(sc_in_place_and_limits)              \
+  X(sc_message_codec)                    \
+  X(sc_payload_through_channel)
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)

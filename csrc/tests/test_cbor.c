@@ -347,3 +347,62 @@ void test_cbor_skip_deep_nesting(void) {
   CHECK_EQ(skip_nested(0x81, 100000, "00"), OCK_EPROTO);
   CHECK_EQ(skip_nested(0x81, OCK_CBOR_MAX_DEPTH + 2, "00"), OCK_EPROTO);
 }
+
+void test_cbor_bool_null_struct_arrays(void) {
+  ock_buf b;
+  ock_buf_init(&b);
+  b_hex(&b, "f4 f5 f6 00");
+  ock_cbor_reader r;
+  ock_cbor_reader_init(&r, b.data, b.len);
+  int v = -1;
+  CHECK_EQ(ock_cbor_read_bool(&r, &v), 0);
+  CHECK_EQ(v, 0);
+  CHECK_EQ(ock_cbor_read_bool(&r, &v), 0);
+  CHECK_EQ(v, 1);
+  CHECK_EQ(ock_cbor_read_bool(&r, &v), OCK_EPROTO); /* null is not a bool */
+  CHECK_EQ(ock_cbor_at_null(&r), 1);
+  CHECK_EQ(ock_cbor_at_null(&r), 0); /* 00 is not null, and stays */
+  CHECK_EQ(ock_cbor_read_bool(&r, &v), OCK_EPROTO);
+  CHECK(r.p < r.end);
+  ock_buf_free(&b);
+
+  /* a definite struct of 4 elements where 2 are known: the rest is skipped */
+  ock_buf_init(&b);
+  b_hex(&b, "84 01 02 83 01 02 03 41 aa 07");
+  ock_cbor_reader_init(&r, b.data, b.len);
+  int64_t count;
+  uint64_t x;
+  CHECK_EQ(ock_cbor_read_array(&r, &count), 0);
+  CHECK_EQ(ock_cbor_array_more(&r, count, 0), 1);
+  CHECK_EQ(ock_cbor_read_uint(&r, &x), 0);
+  CHECK_EQ(ock_cbor_read_uint(&r, &x), 0);
+  CHECK_EQ(ock_cbor_array_more(&r, count, 2), 1);
+  CHECK_EQ(ock_cbor_array_more(&r, count, 4), 0);
+  CHECK_EQ(ock_cbor_array_finish(&r, count, 2), 0);
+  CHECK_EQ(ock_cbor_read_uint(&r, &x), 0);
+  CHECK_EQ(x, 7);
+  ock_buf_free(&b);
+
+  /* indefinite: more looks for the break without taking it, finish takes it */
+  ock_buf_init(&b);
+  b_hex(&b, "9f 01 82 02 03 ff 09");
+  ock_cbor_reader_init(&r, b.data, b.len);
+  CHECK_EQ(ock_cbor_read_array(&r, &count), 0);
+  CHECK_EQ(count, -1);
+  CHECK_EQ(ock_cbor_read_uint(&r, &x), 0);
+  CHECK_EQ(ock_cbor_array_more(&r, count, 1), 1);
+  CHECK_EQ(ock_cbor_array_finish(&r, count, 1), 0);
+  CHECK_EQ(ock_cbor_read_uint(&r, &x), 0);
+  CHECK_EQ(x, 9);
+  ock_buf_free(&b);
+
+  /* an indefinite array cut short: finish fails instead of running off */
+  ock_buf_init(&b);
+  b_hex(&b, "9f 01 02");
+  ock_cbor_reader_init(&r, b.data, b.len);
+  CHECK_EQ(ock_cbor_read_array(&r, &count), 0);
+  CHECK_EQ(ock_cbor_array_more(&r, count, 0), 1);
+  CHECK_EQ(ock_cbor_array_finish(&r, count, 0), OCK_EPROTO);
+  CHECK_EQ(ock_cbor_array_more(&r, count, 2), 0); /* at the end: no more */
+  ock_buf_free(&b);
+}
