@@ -20,6 +20,19 @@ def parse_route(route: "str | list[str]") -> "list[str]":
     return _core.parse_route(route)
 
 
+def dropped_events() -> "dict[str, int]":
+    """What this process dropped on the way from its nodes to Python, since it started.
+
+    ``log_lines``: core log lines past the queue's bound (a log flood never
+    blocks a node); ``messages``: messages for Python workers past the hard
+    bound of 256 MiB waiting (a peer sending over TCP is paused long before
+    that: only local senders that cannot be paused reach it). Finished calls
+    and relay status changes are never dropped.
+    """
+    logs, messages = _core.events_dropped()
+    return {"log_lines": logs, "messages": messages}
+
+
 __all__ = [
     "Connected",
     "Exposed",
@@ -37,6 +50,7 @@ __all__ = [
     "Topology",
     "Worker",
     "connect",
+    "dropped_events",
     "expose",
     "parse_route",
     "topology",

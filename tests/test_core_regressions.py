@@ -214,3 +214,98 @@ def test_route_with_a_bad_tcp_address_fails_at_once(ockam_node) -> None:
         node.message_send("hi", to="1#foo => 0#echo", timeout=60.0)
     # and the node is fine: a good route still works
     assert node.message_send("hi", to="/service/uppercase") == "HI"
+
+
+def _push_in_background(sock: socket.socket, frames: List[bytes]) -> Tuple[threading.Thread, List[int]]:
+    """Sends frames from a thread; sent[0] counts the bytes handed to the kernel so far."""
+    sent = [0]
+
+    def run() -> None:
+        sock.settimeout(60.0)
+        for f in frames:
+            sock.sendall(f)
+            sent[0] += len(f)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, sent
+
+
+def test_python_worker_flood_loses_no_message_and_no_completion(ockam_node) -> None:
+    """30 000 messages for a Python worker whose handler is stuck, then an asyncio call:
+    once the handler runs again every message arrives, in order, and the asyncio call
+    completes. (The event queue used to cap everything at 20 000 events, dropping messages
+    and completions alike, so awaiting futures never resolved.)"""
+    import asyncio
+
+    import ockam_py
+
+    node: Node = ockam_node("flood", listen=True)
+    release = threading.Event()
+    got: List[bytes] = []
+
+    def handler(msg) -> None:
+        release.wait(60.0)
+        got.append(msg.payload)
+
+    node.start_worker("slow", handler)
+    sock = open_conn(("127.0.0.1", node.tcp_listener.port))
+    count = 30000
+    frames = [message_frame([local("slow")], [local("x")], b"%08d" % i) for i in range(count)]
+    pusher, _ = _push_in_background(sock, frames)
+    pusher.join(60.0)
+    assert not pusher.is_alive()
+    time.sleep(0.5)  # the node reads what the kernel holds: the queue is now past 20 000
+
+    result: List[object] = []
+
+    def call_async() -> None:
+        result.append(asyncio.run(asyncio.wait_for(node.amessage_send("ok", to="/service/uppercase"), 60.0)))
+
+    caller = threading.Thread(target=call_async, daemon=True)
+    caller.start()
+    time.sleep(0.2)
+    release.set()
+    caller.join(60.0)
+    assert result == ["OK"]
+    deadline = time.monotonic() + 60.0
+    while len(got) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got == [b"%08d" % i for i in range(count)]
+    assert ockam_py.dropped_events()["messages"] == 0
+    sock.close()
+
+
+def test_python_worker_behind_pauses_its_tcp_sender(ockam_node) -> None:
+    """While a Python worker's handler is stuck, its sender over TCP is paused once about
+    16 MiB wait for Python (instead of the node reading without bound); when the handler
+    runs again the sender resumes and all 96 MiB arrive, in order."""
+    node: Node = ockam_node("pause", listen=True)
+    release = threading.Event()
+    got: List[int] = []
+
+    def handler(msg) -> None:
+        release.wait(60.0)
+        got.append(int(msg.payload[:8]))
+
+    node.start_worker("slow", handler)
+    sock = open_conn(("127.0.0.1", node.tcp_listener.port))
+    size, count = 64 * 1024, 1536
+    frames = [message_frame([local("slow")], [local("x")], b"%08d" % i + b"z" * (size - 8)) for i in range(count)]
+    pusher, sent = _push_in_background(sock, frames)
+    last = -1
+    while sent[0] != last:  # until the sender stalls
+        last = sent[0]
+        time.sleep(1.0)
+    assert pusher.is_alive(), "the node read all 96 MiB while Python was stuck"
+    assert sent[0] < 48 * 1024 * 1024, f"{sent[0]} bytes taken while Python was stuck"
+    release.set()
+    pusher.join(60.0)
+    assert not pusher.is_alive()
+    deadline = time.monotonic() + 60.0
+    while len(got) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got == list(range(count))
+    sock.settimeout(5.0)
+    check_echo(sock, "still open")
+    sock.close()

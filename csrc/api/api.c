@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/embedder_worker.h"
 #include "api/multiaddr.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -227,31 +228,12 @@ int ock_api_send(uint32_t node, const ock_route *onward, const ock_route *ret, c
 
 /* ---- embedder workers ---- */
 
-static void event_worker_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
-  (void)from;
-  ock_event *e = ock_event_new(OCK_EV_MESSAGE, w->addr);
-  if (!e || ock_buf_append(&e->payload, m->payload, m->payload_len)) {
-    ock_event_free(e);
-    return;
-  }
-  e->node_id = w->node->id;
-  *e->onward = m->onward;
-  *e->ret = m->ret;
-  if (ock_events_push(e)) OCK_WARN("node %s: event queue full, message for '%s' dropped", w->node->name, w->addr);
-}
-
 static void do_start_worker(api_cmd *a, ock_node *n) {
-  ock_worker *w = ock_worker_new(n, a->s1, strlen(a->s1), OCK_FC_ALL, event_worker_handle, "python");
-  if (!w) {
-    ock_call_fail(a->call, OCK_ENOMEM, "out of memory");
-    return;
-  }
-  int rc = ock_router_add_owned(&n->router, w);
-  if (rc) {
+  int rc = ock_embedder_worker_start(n, a->s1);
+  if (rc == OCK_EEXIST)
     ock_call_fail(a->call, rc, "node '%s' already has a worker at '%s'", n->name, a->s1);
-    return;
-  }
-  ock_call_finish(a->call, 0);
+  else
+    ock_call_finish(a->call, rc);
 }
 
 ock_call *ock_api_start_worker(uint32_t node, const char *addr) {
@@ -260,13 +242,10 @@ ock_call *ock_api_start_worker(uint32_t node, const char *addr) {
 }
 
 static void do_stop_worker(api_cmd *a, ock_node *n) {
-  ock_worker *w = ock_router_find(&n->router, a->s1, strlen(a->s1));
-  if (!w || w->handle != event_worker_handle) {
+  if (ock_embedder_worker_stop(n, a->s1))
     ock_call_fail(a->call, OCK_ENOENT, "node '%s' has no Python worker at '%s'", n->name, a->s1);
-    return;
-  }
-  ock_router_remove(&n->router, w);
-  ock_call_finish(a->call, 0);
+  else
+    ock_call_finish(a->call, 0);
 }
 
 ock_call *ock_api_stop_worker(uint32_t node, const char *addr) {
@@ -428,6 +407,7 @@ int ock_api_parse_route(const char *text, ock_route *out, char *err, size_t errc
 
 int ock_api_init(void) {
   ock_loop_set_stop_hook(ock_node_close_all);
+  ock_embedder_worker_init();
   return ock_loop_start();
 }
 

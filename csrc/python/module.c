@@ -448,6 +448,13 @@ static PyObject *py_next_event(PyObject *self, PyObject *args) {
   return r;
 }
 
+static PyObject *py_events_dropped(PyObject *self, PyObject *noargs) {
+  (void)self, (void)noargs;
+  uint64_t logs, messages;
+  ock_events_dropped(&logs, &messages);
+  return Py_BuildValue("(KK)", (unsigned long long)logs, (unsigned long long)messages);
+}
+
 static PyObject *py_interrupt_events(PyObject *self, PyObject *noargs) {
   (void)self, (void)noargs;
   ock_events_interrupt();
@@ -536,6 +543,7 @@ static PyMethodDef methods[] = {
     {"parse_route", py_parse_route, METH_O, "parse_route(route) -> ['tt#address', ...]"},
     {"next_event", py_next_event, METH_VARARGS, "next_event(timeout) -> tuple or None"},
     {"interrupt_events", py_interrupt_events, METH_NOARGS, "wake a thread blocked in next_event"},
+    {"events_dropped", py_events_dropped, METH_NOARGS, "events_dropped() -> (log lines, messages) dropped so far"},
     {"shutdown", py_shutdown, METH_VARARGS, "shutdown(timeout): close every node, stop the loop thread"},
     {"after_fork_child", py_after_fork_child, METH_NOARGS, "forget the parent's loop in a forked child"},
     {"bare_encode", py_bare_encode, METH_O, "BARE-encode bytes as Vec<u8>/String"},

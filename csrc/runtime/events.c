@@ -9,14 +9,23 @@
 #include "base/err.h"
 #include "runtime/deadline.h"
 
+/* One queue, so that the embedder sees events in the order they happened, with
+ * a bound per kind: log lines by count (a flood drops lines, never anything
+ * else), messages for embedder workers by bytes (past the high-water mark
+ * their senders are paused, see ock_events_backlogged; the hard limit only
+ * guards against senders that cannot be paused), and completions and status
+ * changes not at all (each is bounded by the calls and relays that exist). */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   ock_event *head, *tail;
-  size_t count;
-  uint64_t dropped;
+  size_t logs;
+  size_t message_bytes;
+  int backlogged;            /* message_bytes passed OCK_EVENTS_MSG_HIGH and not yet back under LOW */
+  ock_events_drain_fn drain; /* told when a backlog clears */
+  uint64_t dropped_logs, dropped_messages;
   int interrupted;
-} Q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0};
+} Q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* The queue's cv waits on the monotonic clock, which only a call can set up. */
 static pthread_once_t q_once = PTHREAD_ONCE_INIT;
@@ -54,14 +63,31 @@ void ock_event_free(ock_event *e) {
   free(e);
 }
 
+/* Whether e fits; counts a refusal. Under Q.mu. */
+static int admit(const ock_event *e) {
+  if (e->type == OCK_EV_LOG && Q.logs >= OCK_EVENTS_MAX) {
+    Q.dropped_logs++;
+    return 0;
+  }
+  if (e->type == OCK_EV_MESSAGE && Q.message_bytes + e->payload.len > OCK_EVENTS_MSG_HARD) {
+    Q.dropped_messages++;
+    return 0;
+  }
+  return 1;
+}
+
 int ock_events_push(ock_event *e) {
   pthread_once(&q_once, q_init);
   pthread_mutex_lock(&Q.mu);
-  if (Q.count >= OCK_EVENTS_MAX) {
-    Q.dropped++;
+  if (!admit(e)) {
     pthread_mutex_unlock(&Q.mu);
     ock_event_free(e);
     return OCK_ETOOBIG;
+  }
+  if (e->type == OCK_EV_LOG) Q.logs++;
+  if (e->type == OCK_EV_MESSAGE) {
+    Q.message_bytes += e->payload.len;
+    if (Q.message_bytes > OCK_EVENTS_MSG_HIGH) Q.backlogged = 1;
   }
   e->next = NULL;
   if (Q.tail)
@@ -69,10 +95,22 @@ int ock_events_push(ock_event *e) {
   else
     Q.head = e;
   Q.tail = e;
-  Q.count++;
   pthread_cond_signal(&Q.cv);
   pthread_mutex_unlock(&Q.mu);
   return 0;
+}
+
+int ock_events_backlogged(void) {
+  pthread_mutex_lock(&Q.mu);
+  int b = Q.backlogged;
+  pthread_mutex_unlock(&Q.mu);
+  return b;
+}
+
+void ock_events_set_drain_hook(ock_events_drain_fn fn) {
+  pthread_mutex_lock(&Q.mu);
+  Q.drain = fn;
+  pthread_mutex_unlock(&Q.mu);
 }
 
 ock_event *ock_events_pop(int timeout_ms) {
@@ -83,21 +121,28 @@ ock_event *ock_events_pop(int timeout_ms) {
   int rc = 0;
   while (!Q.head && !Q.interrupted && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&Q.cv, &Q.mu, &until);
   ock_event *e = Q.head;
+  ock_events_drain_fn drain = NULL;
   if (e) {
     Q.head = e->next;
     if (!Q.head) Q.tail = NULL;
-    Q.count--;
+    if (e->type == OCK_EV_LOG) Q.logs--;
+    if (e->type == OCK_EV_MESSAGE) Q.message_bytes -= e->payload.len;
+    if (Q.backlogged && Q.message_bytes < OCK_EVENTS_MSG_LOW) {
+      Q.backlogged = 0;
+      drain = Q.drain;
+    }
   }
   Q.interrupted = 0;
   pthread_mutex_unlock(&Q.mu);
+  if (drain) drain(); /* outside the lock: it may queue work for the loop */
   return e;
 }
 
-uint64_t ock_events_dropped(void) {
+void ock_events_dropped(uint64_t *logs, uint64_t *messages) {
   pthread_mutex_lock(&Q.mu);
-  uint64_t d = Q.dropped;
+  *logs = Q.dropped_logs;
+  *messages = Q.dropped_messages;
   pthread_mutex_unlock(&Q.mu);
-  return d;
 }
 
 void ock_events_interrupt(void) {
