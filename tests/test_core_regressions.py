@@ -27,6 +27,8 @@ from wire_spec import (
     frame,
     local,
     message_frame,
+    assert_quiet,
+    exchange_preambles,
     open_conn,
     read_frame,
 )
@@ -309,3 +311,54 @@ def test_python_worker_behind_pauses_its_tcp_sender(ockam_node) -> None:
     sock.settimeout(5.0)
     check_echo(sock, "still open")
     sock.close()
+
+
+def test_relay_joins_two_connections_only_while_it_lives(ockam_node) -> None:
+    """A relay lets the connection a message came in on and the registrant's connection reach
+    each other (replies, then a portal's data); when the relay moves to another connection the
+    old one can no longer push frames into the sender's connection. (A connection a relay was
+    ever registered over used to be open to every other connection forever.)"""
+    node: Node = ockam_node("joins", listen=True)
+    addr = ("127.0.0.1", node.tcp_listener.port)
+    b, a = open_conn(addr), open_conn(addr)
+    try:
+        _register_relay(b, "b")
+        a.sendall(message_frame([local("forward_to_b"), local("app")], [local("a")], b"ping"))
+        msg = decode_message(read_frame(b)[4:])
+        assert msg.payload == b"ping" and msg.ret[-1] == local("a"), msg
+        a_conn = msg.ret[0]  # the node's sender worker of a's connection
+        # the joined pair works both ways: b answers straight into a's connection
+        b.sendall(message_frame([a_conn, local("a")], [local("b")], b"pong"))
+        reply = decode_message(read_frame(a)[4:])
+        assert reply.payload == b"pong" and reply.onward == [local("a")], reply
+        # the relay moves to another connection: the old one may no longer reach a's
+        b2 = open_conn(addr)
+        _register_relay(b2, "b")
+        b.sendall(message_frame([a_conn, local("a")], [local("b")], b"not any more"))
+        assert_quiet(a, wait=1.0)
+        check_echo(a, "a still open")
+        check_echo(b, "b still open")
+        b2.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_relay_service_takes_registrations_from_the_listener_only(ockam_node) -> None:
+    """As Ockam's (spec 7), the relay service consumes what the node's listener accepted: a
+    peer the node dialled out to cannot register a relay here."""
+    node: Node = ockam_node("regs", listen=True)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    try:
+        node.connect_tcp(f"127.0.0.1:{server.getsockname()[1]}")
+        peer, _ = server.accept()
+        peer.settimeout(5.0)
+        exchange_preambles(peer)
+        peer.sendall(message_frame([local("forwarding_service")], [local("client")], bare_string("sneaky")))
+        assert_quiet(peer, wait=1.0)
+        assert node.relay_service_entries() == []
+        peer.close()
+    finally:
+        server.close()

@@ -64,6 +64,11 @@ void ock_node_core_free(ock_node *n) {
 
 void ock_node_handle_opened(ock_node *n) { n->handles++; }
 
+void ock_node_set_grant(ock_node *n, ock_grant_fn fn, void *ctx) {
+  n->grant = fn;
+  n->grant_ctx = ctx;
+}
+
 void ock_node_handle_closed(ock_node *n) {
   if (--n->handles == 0 && n->closing) n->on_free(n);
 }
@@ -81,7 +86,7 @@ void ock_node_dispatch(ock_node *n, ock_msg *m, const ock_origin *from) {
              (int)(next.len > 80 ? 80 : next.len), next.p);
     return;
   }
-  if (!ock_origin_allowed(w->fc, from)) {
+  if (!ock_origin_allowed(w->fc, from) && !(n->grant && n->grant(n->grant_ctx, from, w))) {
     OCK_INFO("node %s: '%s' does not accept messages from %s %s connection %s (flow control), dropped",
              n->name, w->addr, from->fc == OCK_FC_OUTGOING ? "outgoing" : "accepted", from->transport, from->peer);
     return;

@@ -16,6 +16,10 @@
 
 typedef struct ock_ext_slot ock_ext_slot;
 
+/* Grants beyond the workers' own flow control: 1 when a message from origin
+ * `from` may reach worker `to` all the same (two connections a relay joined). */
+typedef int (*ock_grant_fn)(void *ctx, const ock_origin *from, const ock_worker *to);
+
 struct ock_node {
   uint32_t id;
   char name[OCK_NODE_NAME_MAX + 1];
@@ -25,6 +29,8 @@ struct ock_node {
   int handles;   /* libuv handles still open; the node is freed when 0 and closing */
   int depth;     /* local dispatch recursion, to stop routing loops */
   ock_ext_slot *exts;
+  ock_grant_fn grant; /* NULL: none */
+  void *grant_ctx;
   void (*on_free)(ock_node *n); /* the owner's: called once the last handle closed */
 };
 
@@ -60,6 +66,9 @@ void ock_node_handle_closed(ock_node *n);
  * arrived from (flow control applies) or NULL for a local send. Unknown
  * addresses and refused messages are dropped with a log line, as Ockam does. */
 void ock_node_dispatch(ock_node *n, ock_msg *m, const ock_origin *from);
+
+/* Installs the node's grant function (one per node; NULL removes it). */
+void ock_node_set_grant(ock_node *n, ock_grant_fn fn, void *ctx);
 
 /* The state of module `ops` for node n, made (zeroed) when first asked for.
  * NULL only when out of memory. */

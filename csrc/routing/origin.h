@@ -10,24 +10,17 @@ enum {
   OCK_FC_LISTENER = 1, /* from connections a listener of this node accepted */
   OCK_FC_OUTGOING = 2, /* from connections this node opened */
   OCK_FC_ALL = 3,
-  /* from a connection a relay was registered over (spec 5.4: the relay lets
-   * the two connections reach each other, so replies get back) */
-  OCK_FC_FROM_RELAYED = 4,
 };
 
 typedef struct ock_origin {
   unsigned fc;           /* OCK_FC_LISTENER or OCK_FC_OUTGOING */
-  int relayed;           /* a relay was registered over it: OCK_FC_FROM_RELAYED workers take it too */
   const char *transport; /* "tcp": which transport's connection this is */
   const char *address;   /* the connection's worker address (NUL-terminated) */
   const char *peer;      /* the remote end, "host:port", for log lines */
 } ock_origin;
 
-/* 1 when a worker consuming `fc` may receive a message from `from` (NULL: a local send). */
-static inline int ock_origin_allowed(unsigned fc, const ock_origin *from) {
-  if (!from) return 1;
-  if (fc & from->fc) return 1;
-  return (fc & OCK_FC_FROM_RELAYED) && from->relayed;
-}
+/* 1 when a worker consuming `fc` may receive a message from `from` (NULL: a
+ * local send). A node may grant more (ock_node_set_grant). */
+static inline int ock_origin_allowed(unsigned fc, const ock_origin *from) { return !from || (fc & from->fc); }
 
 #endif

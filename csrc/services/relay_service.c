@@ -8,34 +8,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/bare.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/rand.h"
-#include "transport/tcp_conn.h"
+#include "codec/bare.h"
+#include "services/relay_joins.h"
 
 typedef struct relay relay;
+typedef struct service_state service_state;
 struct relay {
   ock_worker worker; /* at forward_to_<name> */
+  service_state *svc;
   char addr[sizeof OCK_RELAY_PREFIX + OCK_RELAY_NAME_MAX];
   ock_route route;   /* to the registering node: the registration's return route minus its last hop */
   relay *next;
 };
 
-typedef struct {
+struct service_state {
   ock_worker service, alias;
   relay *relays;
   long count;
   int started;
-} service_state;
+  ock_joins joins; /* the connections relays joined */
+};
 
 static void on_close(ock_node *n, void *state);
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o);
 static const ock_node_ext_ops ops = {
     .size = sizeof(service_state), .level = OCK_EXT_SERVICE, .on_close = on_close, .on_origin_closed = on_origin_closed};
 
+/* The node's grant: frames between two connections a relay joined. */
+static int joined(void *ctx, const ock_origin *from, const ock_worker *to) {
+  service_state *s = ctx;
+  return ock_joins_has(&s->joins, from->address, to->addr);
+}
+
 static void relay_forward(ock_worker *w, ock_msg *m, const ock_origin *from) {
-  (void)from;
   relay *r = w->ctx;
   /* pop ourselves, prepend the stored route, leave the return route alone (5.4) */
   ock_route_pop_front(&m->onward);
@@ -43,7 +51,14 @@ static void relay_forward(ock_worker *w, ock_msg *m, const ock_origin *from) {
     OCK_INFO("node %s: %s: onward route too long, dropped", w->node->name, r->addr);
     return;
   }
-  ock_node_dispatch(w->node, m, NULL);
+  if (from && r->route.n) { /* the sender's connection and the registrant's may now talk, both ways */
+    ock_addr via = ock_route_at(&r->route, 0);
+    if (ock_joins_add(&r->svc->joins, from->address, via.p, via.len, r)) {
+      OCK_WARN("node %s: %s: out of memory, dropped", w->node->name, r->addr);
+      return;
+    }
+  }
+  ock_node_dispatch(w->node, m, from);
 }
 
 static void relay_remove(ock_node *n, service_state *s, relay *r) {
@@ -53,6 +68,7 @@ static void relay_remove(ock_node *n, service_state *s, relay *r) {
       break;
     }
   ock_router_remove(&n->router, &r->worker);
+  ock_joins_drop_owner(&s->joins, r);
   s->count--;
   free(r);
 }
@@ -74,9 +90,10 @@ static relay *relay_new(ock_node *n, service_state *s, const char *addr) {
   relay *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   snprintf(r->addr, sizeof r->addr, "%s", addr);
-  r->worker = (ock_worker){
-      .node = n, .addr = r->addr, .addr_len = strlen(r->addr), .fc = OCK_FC_ALL, .handle = relay_forward, .ctx = r,
-      .kind = "relay"};
+  r->svc = s;
+  /* like Ockam's, a consumer of what the listener accepted (spec 7) */
+  r->worker = (ock_worker){.node = n, .addr = r->addr, .addr_len = strlen(r->addr), .fc = OCK_FC_LISTENER,
+                           .handle = relay_forward, .ctx = r, .kind = "relay"};
   if (ock_router_add(&n->router, &r->worker)) {
     free(r);
     return NULL;
@@ -149,10 +166,9 @@ static void service_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
     ock_msg_init(&out, reply.data, reply.len);
     out.onward = m->ret;
     ock_route_push_back(&out.ret, OCK_TT_LOCAL, r->addr, strlen(r->addr));
+    if (r->route.n) ock_joins_drop_owner(&s->joins, r); /* re-registered: joins of the old route go */
     r->route = m->ret;
     ock_route_pop_back(&r->route);
-    ock_tcp_conn *via = r->route.n ? ock_tcp_conn_by_address(n, ock_route_at(&r->route, 0)) : NULL;
-    if (via) ock_tcp_conn_set_relayed(via);
     char text[256];
     ock_route_format(&r->route, text, sizeof text);
     OCK_INFO("node %s: relay %s now forwards to %s", n->name, r->addr, text);
@@ -164,6 +180,8 @@ static void service_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
 static void on_close(ock_node *n, void *state) {
   service_state *s = state;
   while (s->relays) relay_remove(n, s, s->relays);
+  ock_joins_free(&s->joins);
+  ock_node_set_grant(n, NULL, NULL);
   if (s->started) {
     ock_router_remove(&n->router, &s->service);
     ock_router_remove(&n->router, &s->alias);
@@ -180,13 +198,15 @@ static void on_origin_closed(ock_node *n, void *state, const ock_origin *o) {
       relay_remove(n, s, r);
     }
   }
+  ock_joins_drop_address(&s->joins, ca);
 }
 
 int ock_relay_service_start(ock_node *n) {
   service_state *s = ock_node_ext(n, &ops);
   if (!s) return OCK_ENOMEM;
   if (s->started) return OCK_EEXIST;
-  s->service = (ock_worker){.node = n, .addr = "forwarding_service", .addr_len = 18, .fc = OCK_FC_ALL,
+  /* registrations come from what the listener accepted, as Ockam's (spec 7) */
+  s->service = (ock_worker){.node = n, .addr = "forwarding_service", .addr_len = 18, .fc = OCK_FC_LISTENER,
                             .handle = service_handle, .ctx = s, .kind = "relay_service"};
   s->alias = s->service;
   s->alias.addr = "static_forwarding_service";
@@ -194,6 +214,7 @@ int ock_relay_service_start(ock_node *n) {
   int rc = ock_router_add(&n->router, &s->service);
   if (!rc) rc = ock_router_add(&n->router, &s->alias);
   if (!rc) s->started = 1;
+  if (!rc) ock_node_set_grant(n, joined, s);
   return rc;
 }
 

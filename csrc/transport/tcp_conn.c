@@ -70,13 +70,6 @@ int ock_tcp_conn_is_open(const ock_tcp_conn *c) { return c->state == ST_OPEN; }
 int ock_tcp_conn_is_closing(const ock_tcp_conn *c) { return c->state == ST_CLOSING; }
 int ock_tcp_conn_status(const ock_tcp_conn *c) { return c->close_status ? c->close_status : OCK_ECLOSED; }
 void *ock_tcp_conn_owner(const ock_tcp_conn *c) { return c->owner; }
-void ock_tcp_conn_set_relayed(ock_tcp_conn *c) {
-  c->origin.relayed = 1;
-  /* and the other way: what came through the relay may answer straight into
-   * this connection (after a portal handshake, Payloads take that path) */
-  c->worker.fc |= OCK_FC_ALL;
-}
-int ock_tcp_conn_is_relayed(const ock_tcp_conn *c) { return c->origin.relayed; }
 
 ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr a) {
   if (a.tt != OCK_TT_LOCAL) return NULL;
@@ -124,8 +117,9 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
       .node = n,
       .addr = c->addr,
       .addr_len = OCK_HEX_ADDR_LEN,
-      /* a transport frame goes straight into another connection only from a relayed one */
-      .fc = OCK_FC_FROM_RELAYED,
+      /* no transport frame goes straight into another connection, but where a
+       * relay joined the two (the relay service's grant) */
+      .fc = 0,
       .handle = sender_handle,
       .ctx = c,
       .kind = TRANSPORT,

@@ -47,12 +47,6 @@ ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
 ock_tcp_conn *ock_tcp_conn_of(const ock_origin *o);
 const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c);
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
-/* Marks the connection as one a relay was registered over: its frames may
- * then go straight into other connections (replies through the relay), and
- * frames from other connections straight into it, as Ockam's relay allows by
- * adding flow-control consumers both ways (spec 5.4). */
-void ock_tcp_conn_set_relayed(ock_tcp_conn *c);
-int ock_tcp_conn_is_relayed(const ock_tcp_conn *c);
 /* The connection whose sender worker is at addr (a LOCAL address), or NULL. */
 ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr addr);
 int ock_tcp_conn_is_open(const ock_tcp_conn *c);
