@@ -362,3 +362,45 @@ def test_relay_service_takes_registrations_from_the_listener_only(ockam_node) ->
         peer.close()
     finally:
         server.close()
+
+
+def test_forked_child_does_not_hold_the_parents_sockets(ockam_node) -> None:
+    """A child forked while a node listens and holds a connection closes the parent's
+    descriptors: once the parent closes its node the port is free and the peer sees EOF,
+    whatever the child does. The child can still make nodes of its own."""
+    import os
+
+    node: Node = ockam_node("forker", listen=True)
+    port = node.tcp_listener.port
+    peer = open_conn(("127.0.0.1", port))
+    check_echo(peer, "before fork")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a node of its own works, then it lingers
+        code = 1
+        try:
+            os.close(r)
+            with Node("child-of-forker") as child:
+                ok = child.message_send("hi", to="/service/uppercase") == "HI"
+            os.write(w, b"1" if ok else b"0")
+            time.sleep(5.0)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        assert os.read(r, 1) == b"1", "the child could not use a node of its own"
+        node.close()
+        peer.settimeout(5.0)
+        assert peer.recv(1) == b"", "the peer's connection stayed open in the child"
+        probe = socket.socket()
+        try:
+            with pytest.raises(ConnectionRefusedError):
+                probe.connect(("127.0.0.1", port))
+        finally:
+            probe.close()
+    finally:
+        os.close(r)
+        peer.close()
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)

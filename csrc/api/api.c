@@ -415,6 +415,7 @@ void ock_api_shutdown(int timeout_ms) { ock_loop_stop(timeout_ms); }
 
 void ock_api_after_fork(void) {
   ock_loop_forget_after_fork();
+  ock_events_forget_after_fork();
   ock_node_forget_after_fork();
   ock_rand_after_fork();
 }

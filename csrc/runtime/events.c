@@ -145,6 +145,17 @@ void ock_events_dropped(uint64_t *logs, uint64_t *messages) {
   pthread_mutex_unlock(&Q.mu);
 }
 
+void ock_events_forget_after_fork(void) {
+  /* the parent's loop thread may have held the mutex at fork: a new one; its
+   * events (and any half-linked list) are the parent's: left, not freed */
+  pthread_mutex_init(&Q.mu, NULL);
+  ock_cond_init_monotonic(&Q.cv);
+  Q.head = Q.tail = NULL;
+  Q.logs = Q.message_bytes = 0;
+  Q.backlogged = 0;
+  Q.interrupted = 0;
+}
+
 void ock_events_interrupt(void) {
   pthread_once(&q_once, q_init);
   pthread_mutex_lock(&Q.mu);

@@ -53,6 +53,9 @@ void ock_events_set_drain_hook(ock_events_drain_fn fn);
 ock_event *ock_events_pop(int timeout_ms);
 /* How many log lines and messages were dropped since the process started. */
 void ock_events_dropped(uint64_t *logs, uint64_t *messages);
+/* In a fork()ed child: an empty queue with a fresh mutex (the parent's
+ * events are the parent's to handle). */
+void ock_events_forget_after_fork(void);
 /* Wakes every waiter of ock_events_pop (used at shutdown). */
 void ock_events_interrupt(void);
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "base/err.h"
@@ -154,7 +155,27 @@ void ock_loop_stop(int timeout_ms) {
   }
 }
 
+/* In the child, each handle's descriptor (listeners, connections, portal
+ * sockets) is closed: held open here they would keep the parent's ports
+ * bound and its peers from seeing a close. */
+static void close_fd_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  uv_os_fd_t fd;
+  if (uv_fileno(h, &fd) == 0 && fd >= 0) close(fd);
+}
+
+/* The loop's own descriptors: epoll, and the wake-up eventfd (private fields
+ * of uv_loop_t on Unix, stable in libuv 1.x). */
+static void close_loop_fds(void) {
+  uv_walk(&L.loop, close_fd_walk, NULL);
+  int fds[] = {uv_backend_fd(&L.loop), L.loop.async_io_watcher.fd, L.loop.async_wfd, L.loop.signal_pipefd[0],
+               L.loop.signal_pipefd[1]};
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+    if (fds[i] > 2) close(fds[i]);
+}
+
 void ock_loop_forget_after_fork(void) {
+  if (L.running || L.abandoned) close_loop_fds();
   pthread_mutex_init(&L.mu, NULL);
   ock_cond_init_monotonic(&L.cv);
   L.cv_ready = 1;

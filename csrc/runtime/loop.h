@@ -30,8 +30,9 @@ void ock_loop_set_stop_hook(ock_loop_stop_hook hook);
  * Waits at most timeout_ms; past that the thread is left behind detached so
  * process exit never hangs. Safe to call when the loop never started. */
 void ock_loop_stop(int timeout_ms);
-/* For a fork()ed child: forget the parent's loop (its thread does not exist
- * in the child), so the child can start its own. */
+/* For a fork()ed child: close the parent's loop's descriptors and forget the
+ * loop (its thread does not exist in the child), so the child can start its
+ * own. The parent's memory is left as it was: nothing may touch it. */
 void ock_loop_forget_after_fork(void);
 
 #endif
