@@ -160,7 +160,8 @@ uint64_t t_rand(uint64_t *s);
   X(sc_skipping_ahead)                   \
   X(sc_in_place_and_limits)              \
   X(sc_message_codec)                    \
-  X(sc_payload_through_channel)
+  X(sc_payload_through_channel)          \
+  X(loop_restart_after_abandoned_stop_refused) /* leaves the loop abandoned: last */
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);
 OCK_TESTS(OCK_DECLARE_TEST)
