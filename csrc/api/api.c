@@ -196,7 +196,12 @@ ock_call *ock_api_request(uint32_t node, const ock_route *onward, const void *pa
   if (!a) return NULL;
   a->r1 = *onward;
   a->i1 = timeout_ms;
-  if (ock_buf_append(&a->data, payload, len)) ock_buf_free(&a->data);
+  if (ock_buf_append(&a->data, payload, len)) { /* never an empty payload in its place */
+    ock_call *call = a->call;
+    ock_call_fail(call, OCK_ENOMEM, "out of memory for a payload of %zu bytes", len);
+    cmd_free(a);
+    return call;
+  }
   return submit(a);
 }
 

@@ -52,6 +52,10 @@ void ock_buf_consume(ock_buf *b, size_t n) {
 
 void ock_buf_shrink(ock_buf *b, size_t keep_cap) {
   if (b->cap <= keep_cap || b->len > keep_cap) return;
+  if (keep_cap == 0) { /* realloc(p, 0) frees p and returns NULL: no dangling pointer */
+    ock_buf_free(b);
+    return;
+  }
   uint8_t *p = realloc(b->data, keep_cap);
   if (!p) return; /* keeping the big block is harmless */
   b->data = p;

@@ -119,6 +119,7 @@ uint64_t t_rand(uint64_t *s);
   X(fuzz_msg_decode)                     \
   X(fuzz_route_parse_text)                \
   X(rand_kernel_bytes_only)               \
+  X(buf_shrink_to_zero)                   \
   X(crypto_sha256)                       \
   X(crypto_hkdf)                         \
   X(crypto_aead)                         \
