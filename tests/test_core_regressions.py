@@ -404,3 +404,63 @@ def test_forked_child_does_not_hold_the_parents_sockets(ockam_node) -> None:
         peer.close()
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+
+
+def test_relay_pauses_a_fast_sender_for_a_slow_registrant(ockam_node) -> None:
+    """96 MiB through a relay to a registrant that reads nothing for 2 s: the relay node holds
+    the sender's connection (about 4 MiB queued) instead of closing the registrant's at
+    max_write_queue; once it reads, every byte arrives, in order, and both stay open."""
+    node: Node = ockam_node("slowpeer", listen=True)
+    node.set_limits(max_write_queue=16 * 1024 * 1024)
+    addr = ("127.0.0.1", node.tcp_listener.port)
+    b, a = open_conn(addr), open_conn(addr)
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+    try:
+        _register_relay(b, "slow")
+        size, count = 64 * 1024, 1536
+        frames = [
+            message_frame([local("forward_to_slow"), local("app")], [local("a")], b"%08d" % i + b"y" * (size - 8))
+            for i in range(count)
+        ]
+        pusher, sent = _push_in_background(a, frames)
+        time.sleep(2.0)
+        assert pusher.is_alive(), "the relay node took all 96 MiB while the registrant read nothing"
+        assert sent[0] < 48 * 1024 * 1024
+        b.settimeout(30.0)
+        for i in range(count):
+            msg = decode_message(read_frame(b)[4:])
+            assert int(msg.payload[:8]) == i
+        pusher.join(30.0)
+        assert not pusher.is_alive()
+        a.settimeout(5.0)
+        check_echo(a, "a still open")
+        check_echo(b, "b still open")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_relay_closes_a_registrant_that_never_reads_and_resumes_the_sender(ockam_node) -> None:
+    """A registrant that reads nothing at all for frame_timeout_ms is closed (its relay goes
+    with it), and the sender that was paused for it is released and stays open."""
+    node: Node = ockam_node("deadpeer", listen=True)
+    node.set_limits(frame_timeout_ms=1500)
+    addr = ("127.0.0.1", node.tcp_listener.port)
+    b, a = open_conn(addr), open_conn(addr)
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+    try:
+        _register_relay(b, "dead")
+        chunk = b"z" * (64 * 1024)
+        frames = [message_frame([local("forward_to_dead"), local("app")], [local("a")], chunk)] * 512
+        pusher, _ = _push_in_background(a, frames)
+        pusher.join(30.0)
+        assert not pusher.is_alive(), "the sender was never released"
+        deadline = time.monotonic() + 10.0
+        while node.relay_service_entries() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert node.relay_service_entries() == []
+        a.settimeout(5.0)
+        check_echo(a, "a still open")
+    finally:
+        a.close()
+        b.close()

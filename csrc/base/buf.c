@@ -16,6 +16,17 @@ void ock_buf_free(ock_buf *b) {
   ock_buf_init(b);
 }
 
+int ock_buf_reserve_exact(ock_buf *b, size_t extra) {
+  if (extra > SIZE_MAX - b->len) return OCK_ENOMEM;
+  size_t need = b->len + extra;
+  if (need <= b->cap) return 0;
+  uint8_t *p = realloc(b->data, need);
+  if (!p) return OCK_ENOMEM;
+  b->data = p;
+  b->cap = need;
+  return 0;
+}
+
 int ock_buf_reserve(ock_buf *b, size_t extra) {
   if (extra > SIZE_MAX - b->len) return OCK_ENOMEM;
   size_t need = b->len + extra;

@@ -17,6 +17,9 @@ void ock_buf_init(ock_buf *b);
 void ock_buf_free(ock_buf *b);
 /* Makes room for `extra` more bytes after len. Returns 0 or OCK_ENOMEM. */
 int ock_buf_reserve(ock_buf *b, size_t extra);
+/* The same without doubling: room for exactly `extra` more bytes (a frame
+ * whose size is known). */
+int ock_buf_reserve_exact(ock_buf *b, size_t extra);
 /* Appends n bytes (one byte). Return 0 or OCK_ENOMEM (b unchanged). */
 int ock_buf_append(ock_buf *b, const void *p, size_t n);
 int ock_buf_push(ock_buf *b, uint8_t byte);

@@ -30,9 +30,19 @@ typedef struct {
 static void on_node_close(ock_node *n, void *state);
 static const ock_node_ext_ops tcp_ops = {.size = sizeof(tcp_state), .level = OCK_EXT_TRANSPORT, .on_close = on_node_close};
 
+/* An origin connection held because it feeds this one faster than its peer
+ * reads; released when this one drains. Named by address: it may close first. */
+typedef struct paused {
+  ock_drain_waiter waiter; /* first: the drain callback gets this struct */
+  char origin[OCK_HEX_ADDR_LEN + 1];
+  ock_tcp_conn *dest;
+  struct paused *next;
+} paused;
+
 struct ock_tcp_conn {
   uv_tcp_t tcp;
-  uv_timer_t timer; /* connect timeout */
+  uv_timer_t timer;  /* connect timeout, then the frame clock */
+  uv_timer_t wtimer; /* write stall: the peer stopped reading */
   ock_dial dial;
   int dial_pinned; /* a cancelled lookup still has to call back */
   ock_node *node;
@@ -46,7 +56,8 @@ struct ock_tcp_conn {
   int state;
   int got_preamble;
   int holds;
-  int open_handles; /* tcp, timer, and a pending getaddrinfo */
+  int open_handles; /* tcp, timer, wtimer, and a pending getaddrinfo */
+  paused *paused;   /* origins held for this connection's sake */
   int close_status;
   ock_buf rbuf;
   ock_wpool pool;
@@ -181,6 +192,7 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   ock_dial_cancel(&c->dial);
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&c->wtimer)) uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
 }
 
 /* ---- writing ---- */
@@ -218,11 +230,29 @@ static void wake_waiters(ock_tcp_conn *c) {
   }
 }
 
+/* Nothing queued got written for frame_timeout_ms: the peer does not read. */
+static void on_write_stall(uv_timer_t *t) {
+  ock_tcp_conn *c = t->data;
+  OCK_WARN("connection %s to %s: peer read nothing for %ld ms (%zu bytes queued), closing", c->addr, c->peer,
+           c->node->limits.frame_timeout_ms, c->wq_bytes);
+  ock_tcp_conn_close(c, UV_ETIMEDOUT);
+}
+
+/* The stall clock runs while bytes are queued and restarts on every write done. */
+static void arm_write_timer(ock_tcp_conn *c) {
+  if (c->state == ST_CLOSING) return;
+  if (c->wq_bytes == 0)
+    uv_timer_stop(&c->wtimer);
+  else
+    uv_timer_start(&c->wtimer, on_write_stall, (uint64_t)c->node->limits.frame_timeout_ms, 0);
+}
+
 static void on_write(uv_write_t *req, int status) {
   ock_wreq *w = (ock_wreq *)req;
   ock_tcp_conn *c = w->owner;
   c->wq_bytes -= w->buf.len;
   ock_wpool_put(&c->pool, w);
+  if (status == 0) arm_write_timer(c);
   if (c->waiters && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
   if (status < 0 && c->state != ST_CLOSING) {
     OCK_INFO("connection %s to %s: write failed: %s", c->addr, c->peer, uv_strerror(status));
@@ -234,9 +264,48 @@ static int submit(ock_tcp_conn *c, ock_wreq *w) {
   w->owner = c;
   int rc = ock_wpool_write(&c->pool, w, (uv_stream_t *)&c->tcp, on_write);
   if (rc) return rc;
-  c->wq_bytes += w->buf.len;
+  if (c->wq_bytes == 0) {
+    c->wq_bytes = w->buf.len;
+    arm_write_timer(c);
+  } else {
+    c->wq_bytes += w->buf.len;
+  }
   c->bytes_out += w->buf.len;
   return 0;
+}
+
+/* This connection drained: let the origin go on reading. */
+static void resume_origin(ock_drain_waiter *w) {
+  paused *p = (paused *)w;
+  ock_tcp_conn *c = p->dest;
+  for (paused **pp = &c->paused; *pp; pp = &(*pp)->next)
+    if (*pp == p) {
+      *pp = p->next;
+      break;
+    }
+  ock_addr a = {OCK_TT_LOCAL, p->origin, OCK_HEX_ADDR_LEN};
+  ock_tcp_conn *o = ock_tcp_conn_by_address(c->node, a);
+  if (o) ock_tcp_conn_unhold(o);
+  free(p);
+}
+
+/* Frames from another connection (through a relay) come faster than this
+ * peer reads: hold that connection until this one drains, as portals do,
+ * instead of queueing without bound. */
+static void pause_origin(ock_tcp_conn *c, const ock_origin *from) {
+  ock_tcp_conn *o = ock_tcp_conn_of(from);
+  if (!o || o == c) return;
+  for (paused *p = c->paused; p; p = p->next)
+    if (!strcmp(p->origin, o->addr)) return;
+  paused *p = calloc(1, sizeof *p);
+  if (!p) return; /* max_write_queue still bounds it */
+  memcpy(p->origin, o->addr, sizeof p->origin);
+  p->dest = c;
+  p->waiter.cb = resume_origin;
+  p->next = c->paused;
+  c->paused = p;
+  ock_tcp_conn_hold(o);
+  ock_tcp_conn_wait_drain(c, &p->waiter);
 }
 
 static void write_preamble(ock_tcp_conn *c) {
@@ -268,7 +337,6 @@ static void queue_rest(ock_tcp_conn *c, const uv_buf_t *parts, size_t written) {
  * When nothing is queued the frame goes straight to the kernel from where
  * the payload lies; only what the socket does not take at once is copied. */
 static void sender_handle(ock_worker *worker, ock_msg *m, const ock_origin *from) {
-  (void)from;
   ock_tcp_conn *c = worker->ctx;
   if (c->state != ST_OPEN) return;
   ock_route_pop_front(&m->onward);
@@ -298,6 +366,7 @@ static void sender_handle(ock_worker *worker, ock_msg *m, const ock_origin *from
     c->bytes_out += written;
   }
   if (written < total) queue_rest(c, parts, written);
+  if (from && c->wq_bytes > OCK_TCP_HIGH_WATER && c->state == ST_OPEN) pause_origin(c, from);
 }
 
 /* ---- reading ---- */
@@ -339,14 +408,15 @@ static size_t big_frame_left(const ock_tcp_conn *c) {
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   ock_tcp_conn *c = h->data;
-  if (ock_buf_reserve(&c->rbuf, READ_CHUNK)) {
+  /* A big frame gets room for exactly its rest (a 16 MiB frame must not grow
+   * the buffer to 32 MiB) and is read up to its end and no further: the next
+   * frame then starts at the front of the buffer instead of being moved there. */
+  size_t left = big_frame_left(c);
+  if (left ? ock_buf_reserve_exact(&c->rbuf, left) : ock_buf_reserve(&c->rbuf, READ_CHUNK)) {
     *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
     return;
   }
   size_t room = c->rbuf.cap - c->rbuf.len;
-  /* A big frame is read up to its end and no further: the next frame then
-   * starts at the front of the buffer instead of being moved there. */
-  size_t left = big_frame_left(c);
   if (left && left < room) room = left;
   *buf = uv_buf_init((char *)c->rbuf.data + c->rbuf.len, (unsigned)room);
 }
@@ -516,8 +586,9 @@ ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms,
   c->owner = owner;
   uv_tcp_init(ock_loop(), &c->tcp);
   uv_timer_init(ock_loop(), &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->open_handles = 2;
+  uv_timer_init(ock_loop(), &c->wtimer);
+  c->tcp.data = c->timer.data = c->wtimer.data = c;
+  c->open_handles = 3;
   c->state = ST_CONNECTING;
   uv_timer_start(&c->timer, on_connect_timeout, (uint64_t)timeout_ms, 0);
   c->dial.data = c;
@@ -536,8 +607,9 @@ int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
   if (!c) return OCK_ENOMEM;
   uv_tcp_init(ock_loop(), &c->tcp);
   uv_timer_init(ock_loop(), &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->open_handles = 2;
+  uv_timer_init(ock_loop(), &c->wtimer);
+  c->tcp.data = c->timer.data = c->wtimer.data = c;
+  c->open_handles = 3;
   c->state = ST_CONNECTING;
   int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
   if (!rc && c->st->accepted_open >= n->limits.max_connections) {
