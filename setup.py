@@ -1,4 +1,4 @@
-"""Build of ockam_py's C extension against the system libuv and libcrypto (found by pkg-config)."""
+"""Build of ockam_py's C extension against the system's C libraries in PKG_CONFIG (found by pkg-config)."""
 
 import glob
 import shutil
@@ -7,15 +7,26 @@ import sys
 
 from setuptools import Extension, setup
 
+# The C libraries the extension links: pkg-config name -> the Debian package that has it.
+PKG_CONFIG = {
+    "libuv": "libuv1-dev",  # the loop and sockets
+    "libcrypto": "libssl-dev",  # OpenSSL: the secure channel's primitives
+}
 
-def pkg_config(*args: str, lib: str = "libuv", apt: str = "libuv1-dev") -> list[str]:
+
+def pkg_config(pkg: str, *args: str) -> list[str]:
+    dev = PKG_CONFIG.get(pkg, pkg)
     if not shutil.which("pkg-config"):
-        sys.exit(f"error: pkg-config not found: install it with 'apt-get install pkg-config {apt}'")
+        sys.exit(f"error: pkg-config not found: install it with 'apt-get install pkg-config {dev}'")
     try:
-        out = subprocess.run(["pkg-config", *args, lib], check=True, capture_output=True, text=True)
+        out = subprocess.run(["pkg-config", *args, pkg], check=True, capture_output=True, text=True)
     except subprocess.CalledProcessError:
-        sys.exit(f"error: {lib} headers not found: install them with 'apt-get install {apt}'")
+        sys.exit(f"error: {pkg} headers not found: install them with 'apt-get install {dev}'")
     return out.stdout.split()
+
+
+def unique(flags: list[str]) -> list[str]:
+    return list(dict.fromkeys(flags))
 
 
 def core_sources() -> list[str]:
@@ -24,9 +35,8 @@ def core_sources() -> list[str]:
     return sorted(f for f in glob.glob("csrc/*/*.c") if not f.startswith(skip))
 
 
-# libuv for the loop and sockets, OpenSSL's libcrypto for the secure channel's primitives
-cflags = pkg_config("--cflags") + pkg_config("--cflags", lib="libcrypto", apt="libssl-dev")
-libs = pkg_config("--libs") + pkg_config("--libs", lib="libcrypto", apt="libssl-dev")
+cflags = unique([f for pkg in PKG_CONFIG for f in pkg_config(pkg, "--cflags")])
+libs = unique([f for pkg in PKG_CONFIG for f in pkg_config(pkg, "--libs")])
 
 core = Extension(
     "ockam_py._core",
