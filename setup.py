@@ -1,4 +1,9 @@
-"""Build of ockam_py's C extension against the system's C libraries in PKG_CONFIG (found by pkg-config)."""
+"""Build of ockam_py's C extension against the system's C libraries in PKG_CONFIG (found by pkg-config).
+
+A wheel for other machines is made by scripts/wheels.sh: auditwheel copies these
+libraries into it. The extension uses the limited C API of CPython 3.9, so one
+abi3 wheel serves CPython 3.9 and every later version.
+"""
 
 import glob
 import shutil
@@ -12,6 +17,7 @@ PKG_CONFIG = {
     "libuv": "libuv1-dev",  # the loop and sockets
     "libcrypto": "libssl-dev",  # OpenSSL: the secure channel's primitives
 }
+LIMITED_API = "0x03090000"  # Py_LIMITED_API: CPython 3.9
 
 
 def pkg_config(pkg: str, *args: str) -> list[str]:
@@ -45,9 +51,11 @@ core = Extension(
     include_dirs=["csrc"] + [f[2:] for f in cflags if f.startswith("-I")],
     libraries=[f[2:] for f in libs if f.startswith("-l")],
     library_dirs=[f[2:] for f in libs if f.startswith("-L")],
+    define_macros=[("Py_LIMITED_API", LIMITED_API)],
+    py_limited_api=True,
     extra_compile_args=["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O2"]
     + [f for f in cflags if not f.startswith("-I")],
     extra_link_args=["-pthread"],
 )
 
-setup(ext_modules=[core])
+setup(ext_modules=[core], options={"bdist_wheel": {"py_limited_api": "cp39"}})
