@@ -7,6 +7,9 @@
 # glibc (libuv; whatever setup.py's PKG_CONFIG adds) into ockam_py.libs/ inside
 # it, strips their symbols and gives it its manylinux tag. `auditwheel show` and
 # `twine check --strict` must accept the result.
+# (The shared library is bundled rather than linked statically: Debian's
+# libuv_a.a is compiled for executables, -fPIE, and cannot go into a shared
+# object: "relocation R_X86_64_PC32 against symbol `environ'".)
 #
 #   scripts/wheels.sh          build and check into dist/ (older ockam_py-* files there are removed)
 #   scripts/wheels.sh --test   then run tests/test_wheel.py on them: install into a fresh
@@ -28,7 +31,7 @@ TEST=0
 case "${1:-}" in
   --test) TEST=1 ;;
   "") ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 
 say "build tools in $TOOLS"
