@@ -4,10 +4,10 @@
 #   ockam_py-<version>-cp39-abi3-manylinux_<glibc>.whl   one wheel for CPython 3.9 and later
 # The wheel is built from the sdist (a build from scratch, as pip would do it),
 # then `auditwheel repair` copies the shared libraries the extension needs beyond
-# glibc (libuv; whatever setup.py's PKG_CONFIG adds) into ockam_py.libs/ inside
+# glibc (libuv, libcrypto: setup.py's PKG_CONFIG) into ockam_py.libs/ inside
 # it, strips their symbols and gives it its manylinux tag. `auditwheel show` and
 # `twine check --strict` must accept the result.
-# (The shared library is bundled rather than linked statically: Debian's
+# (The shared libraries are bundled rather than linked statically: Debian's
 # libuv_a.a is compiled for executables, -fPIE, and cannot go into a shared
 # object: "relocation R_X86_64_PC32 against symbol `environ'".)
 #

@@ -11,8 +11,8 @@ libuv, ``LD_LIBRARY_PATH``/``LD_PRELOAD``/``PYTHONPATH`` are unset and the worki
 is outside the repository:
 
 - ``import ockam_py._core`` loads the extension from the venv, and ``/proc/self/maps`` shows
-  the libuv that is mapped lies inside the installed wheel (``ockam_py.libs/``), and no shared
-  library besides glibc's comes from the system;
+  that loading it mapped the libraries setup.py links (libuv, libcrypto) from inside the
+  installed wheel (``ockam_py.libs/``) and nothing from the system but glibc;
 - ``examples/bridge.py`` and ``examples/relay.py`` print HELLO;
 - a portal (inlet -> relay node over TCP -> hop -> outlet) to a real ``python -m http.server``,
   fetched with real ``curl``: ``HTTP/1.0 200 OK`` and a 4 MiB file bit-exact;
@@ -23,6 +23,7 @@ Only 127.0.0.1 is used.
 
 from __future__ import annotations
 
+import ast
 import glob
 import hashlib
 import json
@@ -41,6 +42,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = re.search(r'^__version__ = "([^"]+)"', (ROOT / "ockam_py" / "__init__.py").read_text(), re.M).group(1)
 DIST = os.environ.get("OCKAM_PY_DIST")
+
+
+def linked_libraries() -> List[str]:
+    """The C libraries setup.py links (the keys of its PKG_CONFIG): each must be inside the wheel."""
+    for node in ast.parse((ROOT / "setup.py").read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["PKG_CONFIG"]:
+            return sorted(ast.literal_eval(node.value))
+    raise AssertionError("setup.py has no PKG_CONFIG")
+
+
+LINKED = linked_libraries()
 
 pytestmark = pytest.mark.skipif(
     not DIST, reason="no OCKAM_PY_DIST: ./dev wheels builds dist/ and runs these tests on it"
@@ -92,7 +104,8 @@ def test_wheel_contents(wheel: Path) -> None:
     pkg = {f"ockam_py/{p.name}" for p in (ROOT / "ockam_py").iterdir() if p.suffix in (".py", ".pyi", ".typed")}
     assert pkg - names == set(), "package files missing from the wheel"
     assert [n for n in names if re.match(r"ockam_py/_core\..*so$", n)] == ["ockam_py/_core.abi3.so"]
-    assert [n for n in names if re.match(r"ockam_py\.libs/libuv-[0-9a-f]+\.so", n)], "libuv is not in the wheel"
+    for lib in LINKED:
+        assert [n for n in names if re.match(rf"ockam_py\.libs/{lib}-[0-9a-f]+\.so", n)], f"{lib} is not in the wheel"
     assert not [n for n in names if n.startswith(("tests/", "csrc/", "bench/"))]
     assert {f"ockam_py-{VERSION}.dist-info/licenses/LICENSE", f"ockam_py-{VERSION}.dist-info/LICENSE"} & names
     assert "Tag: cp39-abi3-manylinux" in tags
@@ -200,16 +213,18 @@ def test_loads_the_bundled_libuv(venv: Venv) -> None:
     assert info["cores"] == [str(site / "ockam_py" / "_core.abi3.so")], info["cores"]
     assert info["imported"] == info["cores"][0], f"ockam_py._core came from {info['imported']}"
     assert info["version"] == VERSION
-    # what loading the extension mapped: itself, what the wheel bundles, glibc
+    # what loading the extension mapped: itself, what the wheel bundles (libuv, ...), glibc
     assert info["cores"][0] in info["added"]
-    libuv = [m for m in info["added"] if os.path.basename(m).startswith("libuv")]
-    assert libuv, f"loading the extension mapped no libuv: {info['added']}"
-    for m in libuv:
-        assert Path(m).parent == site / "ockam_py.libs", f"libuv mapped from {m}, not from the wheel"
+    for lib in LINKED:
+        mine = [m for m in info["added"] if re.match(rf"{lib}[-.]", os.path.basename(m))]
+        assert mine, f"loading the extension mapped no {lib}: {info['added']}"
+        for m in mine:
+            assert Path(m).parent == site / "ockam_py.libs", f"{lib} mapped from {m}, not from the wheel"
     foreign = [m for m in info["added"] if not m.startswith(str(site) + "/") and not SYSTEM_OK.match(os.path.basename(m))]
     assert not foreign, f"the extension loaded these from the system: {foreign}"
     # and no other libuv in the process once the package is imported
-    assert [m for m in info["all"] if os.path.basename(m).startswith("libuv")] == libuv
+    libuv = [m for m in info["all"] if os.path.basename(m).startswith("libuv")]
+    assert libuv and all(Path(m).parent == site / "ockam_py.libs" for m in libuv), libuv
 
 
 def test_bridge_prints_hello(venv: Venv) -> None:
