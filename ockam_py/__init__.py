@@ -6,6 +6,8 @@
 'HELLO'
 """
 
+__version__ = "0.1.0"
+
 from ._core import NodeClosedError, RouteError
 from .node import Message, Node, TcpConnection, TcpListener, Worker
 from .portal import Inlet, Outlet, PortalStats

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
+from . import __version__
 from . import daemon as d
 
 PROG = "ockam-py"
@@ -790,6 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ockam nodes, routes, relays and TCP portals, each node a background process. "
                     f"State lives under ${d.HOME_ENV} (default ~/.ockam-py).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def group(name: str, help_: str) -> "argparse._SubParsersAction[argparse.ArgumentParser]":

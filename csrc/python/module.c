@@ -1,9 +1,12 @@
 /* ockam_py._core: the CPython skin over the C core. It turns Python calls into
  * commands for the loop thread and waits for their completion with the GIL
  * released, in short slices so Ctrl-C is seen. Python objects hold node ids,
- * never C pointers: the loop owns all C state (architecture rule 4). */
+ * never C pointers: the loop owns all C state (architecture rule 4).
+ * Limited C API of CPython 3.9 (setup.py defines Py_LIMITED_API): one abi3
+ * binary serves every CPython from 3.9 on. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "base/err.h"
@@ -134,24 +137,42 @@ static PyObject *text_result(ock_call *c) {
   return out;
 }
 
-/* A route from a str (multiaddr or route text) or a list of str. */
+/* The bytes of a bytes-like object (the limited API has no Py_buffer before
+ * 3.11): bytes itself, any other buffer copied. A new reference or NULL. */
+static PyObject *as_bytes(PyObject *obj) {
+  if (PyBytes_Check(obj)) {
+    Py_INCREF(obj);
+    return obj;
+  }
+  PyObject *view = PyMemoryView_FromObject(obj);
+  PyObject *b = view ? PyBytes_FromObject(view) : NULL;
+  Py_XDECREF(view);
+  return b;
+}
+
+/* A route from a str (multiaddr or route text) or a list of str. The str's
+ * UTF-8 comes as a bytes object (no PyUnicode_AsUTF8 in the limited API). */
 static int route_from_py(PyObject *obj, ock_route *out) {
   char err[400];
   ock_route_init(out);
   if (PyUnicode_Check(obj)) {
-    const char *s = PyUnicode_AsUTF8(obj);
-    if (!s) return -1;
-    int rc = ock_api_parse_route(s, out, err, sizeof err);
+    PyObject *utf8 = PyUnicode_AsUTF8String(obj);
+    if (!utf8) return -1;
+    int rc = ock_api_parse_route(PyBytes_AsString(utf8), out, err, sizeof err);
+    Py_DECREF(utf8);
     if (rc) raise_code(rc, err);
     return rc ? -1 : 0;
   }
   PyObject *seq = PySequence_Fast(obj, "a route is a str or a list of str");
   if (!seq) return -1;
-  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-    PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-    const char *s = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+  for (Py_ssize_t i = 0; i < PySequence_Size(seq); i++) {
+    PyObject *item = PySequence_GetItem(seq, i);
+    PyObject *utf8 = item && PyUnicode_Check(item) ? PyUnicode_AsUTF8String(item) : NULL;
+    Py_XDECREF(item);
+    const char *s = utf8 ? PyBytes_AsString(utf8) : NULL;
     ock_route part;
     int rc = s ? ock_api_parse_route(s, &part, err, sizeof err) : OCK_EROUTE;
+    Py_XDECREF(utf8);
     if (!s) snprintf(err, sizeof err, "route element %zd is not a str", (Py_ssize_t)i);
     if (!rc && ock_route_append(out, &part)) {
       rc = OCK_EROUTE;
@@ -183,7 +204,7 @@ static PyObject *route_to_py(const ock_route *r) {
       Py_DECREF(list);
       return NULL;
     }
-    PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+    PyList_SetItem(list, (Py_ssize_t)i, s);
   }
   return list;
 }
@@ -242,18 +263,18 @@ static PyObject *py_connect(PyObject *self, PyObject *args) {
 static PyObject *py_request(PyObject *self, PyObject *args) {
   (void)self;
   unsigned int id;
-  PyObject *route, *token = NULL;
-  Py_buffer payload;
+  PyObject *route, *data, *token = NULL;
   double t;
-  if (!PyArg_ParseTuple(args, "IOy*d|O", &id, &route, &payload, &t, &token)) return NULL;
+  if (!PyArg_ParseTuple(args, "IOOd|O", &id, &route, &data, &t, &token)) return NULL;
+  PyObject *payload = as_bytes(data);
   ock_route r;
-  int async = route_from_py(route, &r) < 0 ? -1 : arm_async(token);
+  int async = !payload || route_from_py(route, &r) < 0 ? -1 : arm_async(token);
   if (async < 0) {
-    PyBuffer_Release(&payload);
+    Py_XDECREF(payload);
     return NULL;
   }
-  ock_call *c = ock_api_request(id, &r, payload.buf, (size_t)payload.len, timeout_ms(t));
-  PyBuffer_Release(&payload);
+  ock_call *c = ock_api_request(id, &r, PyBytes_AsString(payload), (size_t)PyBytes_Size(payload), timeout_ms(t));
+  Py_DECREF(payload);
   if (async) return started(c);
   if (finish(c) < 0) return NULL;
   PyObject *out = PyBytes_FromStringAndSize((const char *)c->out.data, (Py_ssize_t)c->out.len);
@@ -264,9 +285,10 @@ static PyObject *py_request(PyObject *self, PyObject *args) {
 static PyObject *py_send(PyObject *self, PyObject *args) {
   (void)self;
   unsigned int id;
-  PyObject *onward, *ret;
-  Py_buffer payload;
-  if (!PyArg_ParseTuple(args, "IOOy*", &id, &onward, &ret, &payload)) return NULL;
+  PyObject *onward, *ret, *data;
+  if (!PyArg_ParseTuple(args, "IOOO", &id, &onward, &ret, &data)) return NULL;
+  PyObject *payload = as_bytes(data);
+  if (!payload) return NULL;
   ock_route o, r;
   int ok = route_from_py(onward, &o) == 0;
   if (ok) {
@@ -275,8 +297,8 @@ static PyObject *py_send(PyObject *self, PyObject *args) {
     else
       ok = route_from_py(ret, &r) == 0;
   }
-  int rc = ok ? ock_api_send(id, &o, &r, payload.buf, (size_t)payload.len) : 0;
-  PyBuffer_Release(&payload);
+  int rc = ok ? ock_api_send(id, &o, &r, PyBytes_AsString(payload), (size_t)PyBytes_Size(payload)) : 0;
+  Py_DECREF(payload);
   if (!ok) return NULL;
   if (rc) return raise_code(rc, "the node is closed");
   Py_RETURN_NONE;
@@ -479,12 +501,12 @@ static PyObject *py_after_fork_child(PyObject *self, PyObject *noargs) {
 
 static PyObject *py_bare_encode(PyObject *self, PyObject *arg) {
   (void)self;
-  Py_buffer b;
-  if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+  PyObject *b = as_bytes(arg);
+  if (!b) return NULL;
   ock_buf out;
   ock_buf_init(&out);
-  int rc = ock_bare_put_string(&out, b.buf, (size_t)b.len);
-  PyBuffer_Release(&b);
+  int rc = ock_bare_put_string(&out, PyBytes_AsString(b), (size_t)PyBytes_Size(b));
+  Py_DECREF(b);
   PyObject *r = rc ? PyErr_NoMemory() : PyBytes_FromStringAndSize((const char *)out.data, (Py_ssize_t)out.len);
   ock_buf_free(&out);
   return r;
@@ -492,14 +514,14 @@ static PyObject *py_bare_encode(PyObject *self, PyObject *arg) {
 
 static PyObject *py_bare_decode(PyObject *self, PyObject *arg) {
   (void)self;
-  Py_buffer b;
-  if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+  PyObject *b = as_bytes(arg);
+  if (!b) return NULL;
   const uint8_t *s;
   size_t n;
-  int rc = ock_bare_read_string(b.buf, (size_t)b.len, &s, &n);
+  int rc = ock_bare_read_string((const uint8_t *)PyBytes_AsString(b), (size_t)PyBytes_Size(b), &s, &n);
   PyObject *r = rc ? (PyErr_SetString(PyExc_ValueError, "payload is not a BARE string"), NULL)
                    : PyBytes_FromStringAndSize((const char *)s, (Py_ssize_t)n);
-  PyBuffer_Release(&b);
+  Py_DECREF(b);
   return r;
 }
 
@@ -555,6 +577,14 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ockam_py._core", "C core of ockam_py", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
+/* PyModule_AddObjectRef, which the limited API has from 3.10 on. */
+static int add_ref(PyObject *m, const char *name, PyObject *obj) {
+  Py_INCREF(obj);
+  if (PyModule_AddObject(m, name, obj) == 0) return 0;
+  Py_DECREF(obj);
+  return -1;
+}
+
 PyMODINIT_FUNC PyInit__core(void) {
   PyObject *m = PyModule_Create(&module);
   if (!m) return NULL;
@@ -562,8 +592,8 @@ PyMODINIT_FUNC PyInit__core(void) {
                                          PyExc_ValueError, NULL);
   NodeClosedError = PyErr_NewExceptionWithDoc("ockam_py.NodeClosedError", "The node was closed.",
                                               PyExc_RuntimeError, NULL);
-  if (!RouteError || !NodeClosedError || PyModule_AddObjectRef(m, "RouteError", RouteError) < 0 ||
-      PyModule_AddObjectRef(m, "NodeClosedError", NodeClosedError) < 0) {
+  if (!RouteError || !NodeClosedError || add_ref(m, "RouteError", RouteError) < 0 ||
+      add_ref(m, "NodeClosedError", NodeClosedError) < 0) {
     Py_DECREF(m);
     return NULL;
   }
