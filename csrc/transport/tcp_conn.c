@@ -146,6 +146,12 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
   if (st->conns) st->conns->prev = c;
   st->conns = c;
   ock_node_handle_opened(n);
+  uv_tcp_init(ock_loop(), &c->tcp);
+  uv_timer_init(ock_loop(), &c->timer);
+  uv_timer_init(ock_loop(), &c->wtimer);
+  c->tcp.data = c->timer.data = c->wtimer.data = c;
+  c->open_handles = 3;
+  c->state = ST_CONNECTING;
   return c;
 }
 
@@ -584,12 +590,6 @@ ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms,
   c->call = call;
   c->hooks = hooks;
   c->owner = owner;
-  uv_tcp_init(ock_loop(), &c->tcp);
-  uv_timer_init(ock_loop(), &c->timer);
-  uv_timer_init(ock_loop(), &c->wtimer);
-  c->tcp.data = c->timer.data = c->wtimer.data = c;
-  c->open_handles = 3;
-  c->state = ST_CONNECTING;
   uv_timer_start(&c->timer, on_connect_timeout, (uint64_t)timeout_ms, 0);
   c->dial.data = c;
   int rc = ock_dial_start(&c->dial, &c->tcp, hostport, on_dialed);
@@ -605,12 +605,6 @@ int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
   (void)arg;
   ock_tcp_conn *c = conn_new(n, 0);
   if (!c) return OCK_ENOMEM;
-  uv_tcp_init(ock_loop(), &c->tcp);
-  uv_timer_init(ock_loop(), &c->timer);
-  uv_timer_init(ock_loop(), &c->wtimer);
-  c->tcp.data = c->timer.data = c->wtimer.data = c;
-  c->open_handles = 3;
-  c->state = ST_CONNECTING;
   int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
   if (!rc && c->st->accepted_open >= n->limits.max_connections) {
     OCK_WARN("node %s: %ld accepted connections open (the limit), refusing another", n->name, c->st->accepted_open);
