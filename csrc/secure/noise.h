@@ -63,6 +63,7 @@ typedef struct {
   uint64_t n;
   uint8_t re[32], rs[32];
 } ock_noise_saved;
+/* Copies the state into saved (secret: restore it, which wipes it). */
 void ock_noise_save(const ock_noise *ns, ock_noise_saved *saved);
 /* Restores and wipes saved. 0 or OCK_ECRYPTO (the key could not be set back). */
 int ock_noise_restore(ock_noise *ns, ock_noise_saved *saved);

@@ -14,6 +14,7 @@ typedef struct {
   uint64_t highest; /* starts at 0 with nothing seen, so nonce 0 is accepted once */
 } ock_sc_nonce_window;
 
+/* An empty window: nothing seen yet. */
 void ock_sc_nonce_window_init(ock_sc_nonce_window *w);
 /* Whether `nonce` may be accepted; if so, *next is the window after it (the
  * caller commits it only once the message has decrypted). 0 or OCK_ENONCE. */
