@@ -10,6 +10,7 @@ from ._core import NodeClosedError, RouteError
 from .node import Message, Node, TcpConnection, TcpListener, Worker
 from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
+from .secure import Identity, SecureChannel, SecureChannelListener
 from .share import Connected, Exposed, connect, expose
 from .topology import Topology, topology
 from . import _core
@@ -23,6 +24,7 @@ def parse_route(route: "str | list[str]") -> "list[str]":
 __all__ = [
     "Connected",
     "Exposed",
+    "Identity",
     "Inlet",
     "Message",
     "Node",
@@ -32,6 +34,8 @@ __all__ = [
     "Relay",
     "RelayEntry",
     "RouteError",
+    "SecureChannel",
+    "SecureChannelListener",
     "TcpConnection",
     "TcpListener",
     "Topology",

@@ -13,6 +13,7 @@ from . import _core, _display, _runtime
 from ._core import NodeClosedError
 from .portal import Inlet, Outlet
 from .relay import Relay, RelayEntry, StatusCallback
+from .secure import Identity, SecureChannel, SecureChannelListener
 
 Route = Union[str, Sequence[str]]
 Payload = Union[str, bytes]
@@ -129,19 +130,26 @@ class Node:
     """An Ockam node, run by the C core on the loop thread.
 
     ``Node("n1", tcp_listener_address="127.0.0.1:0")`` starts a node with a TCP
-    listener (port 0 picks a free port) and the ``echo`` and ``uppercase``
-    services, as ``ockam node create`` does. Everything the node makes
-    (connections, workers, listeners) ends with :meth:`close`.
+    listener (port 0 picks a free port), the ``echo`` and ``uppercase``
+    services, an identity (``identity``, or a new one) and a secure channel
+    listener at ``api``, as ``ockam node create`` does. Everything the node
+    makes (connections, workers, listeners, channels) ends with :meth:`close`.
     """
 
     _by_name: "weakref.WeakValueDictionary[str, Node]" = weakref.WeakValueDictionary()
     _registry_lock = threading.Lock()
 
-    def __init__(self, name: str, tcp_listener_address: Optional[str] = None) -> None:
+    def __init__(
+        self, name: str, tcp_listener_address: Optional[str] = None, identity: Optional[Identity] = None
+    ) -> None:
         _runtime.ensure_dispatcher()
         _runtime.sync_log_level()
         self.name = name
-        self.id, bound = _core.node_create(name, tcp_listener_address)
+        if identity is None:
+            self.id, bound = _core.node_create(name, tcp_listener_address)
+        else:
+            self.id, bound = _core.node_create(name, tcp_listener_address, identity.secret, identity.change_history)
+        self.identifier, self.change_history = _core.node_identity(self.id)
         self.tcp_listener: Optional[TcpListener] = TcpListener(bound) if bound else None
         self.closed = False
         self._workers: Dict[str, Worker] = {}
@@ -391,6 +399,64 @@ class Node:
         for name, value in limits.items():
             _core.set_limit(self.id, name, int(value))
 
+    def create_secure_channel(
+        self, to: Route, authorized: Optional[Sequence[str]] = None, timeout: float = 5.0
+    ) -> SecureChannel:
+        """Opens a secure channel to the listener at the end of ``to``
+        (``/node/n2/service/api``, ``/ip4/127.0.0.1/tcp/4000/service/api``,
+        through relays: ``.../service/forward_to_n3/service/api``).
+
+        ``authorized``: the identifiers the listener may have (default: any).
+        Raises ``PermissionError`` when the listener's identity is not one of
+        them, ``TimeoutError`` when the handshake is not done within ``timeout``
+        (a listener that refuses us says nothing).
+        """
+        text = _core.sc_create(self.id, to, _identifiers(authorized), timeout)
+        encryptor, their = text.split(" ")
+        return SecureChannel(self, encryptor, their)
+
+    async def acreate_secure_channel(
+        self, to: Route, authorized: Optional[Sequence[str]] = None, timeout: float = 5.0
+    ) -> SecureChannel:
+        """:meth:`create_secure_channel` for asyncio."""
+        token, future = _runtime.start_async(lambda text, _payload: text)
+        try:
+            _core.sc_create(self.id, to, _identifiers(authorized), timeout, token)
+            text = await future
+        finally:
+            _runtime.forget_async(token)
+        encryptor, their = text.split(" ")
+        return SecureChannel(self, encryptor, their)
+
+    def create_secure_channel_listener(
+        self, address: str = "api", authorized: Optional[Sequence[str]] = None
+    ) -> SecureChannelListener:
+        """Starts a secure channel listener at ``address``; a listener already
+        there (such as the default one at ``api``) is replaced. ``authorized``:
+        the identifiers that may open channels (default: anyone)."""
+        ids = _identifiers(authorized)
+        if any(listener.address == address for listener in self.secure_channel_listeners()):
+            _core.sc_close(self.id, "listener", address)
+        _core.sc_listener_create(self.id, address, ids)
+        return SecureChannelListener(self, address, tuple(ids) if ids is not None else None)
+
+    def secure_channel_listeners(self) -> List[SecureChannelListener]:
+        """The node's secure channel listeners."""
+        out = []
+        for line in _core.sc_list(self.id, "listeners").splitlines():
+            address, who = line.split(" ")
+            out.append(SecureChannelListener(self, address, None if who == "everyone" else ()))
+        return out
+
+    def secure_channels(self) -> List[SecureChannel]:
+        """The node's open secure channels, those it initiated and those it accepted."""
+        out = []
+        for line in _core.sc_list(self.id).splitlines():
+            enc, dec, role, state, their, listener = line.split(" ")
+            if state == "open":
+                out.append(SecureChannel(self, enc, their, role == "initiator", dec, None if listener == "-" else listener))
+        return out
+
     def relays(self) -> List[Relay]:
         """The relays this node keeps registered elsewhere."""
         return list(self._relays.values())
@@ -414,6 +480,15 @@ class Node:
 
     def _repr_html_(self) -> str:
         return _display.to_html(self)
+
+
+def _identifiers(authorized: Optional[Sequence[str]]) -> Optional[List[str]]:
+    if authorized is None:
+        return None
+    ids = [authorized] if isinstance(authorized, str) else [str(i) for i in authorized]
+    if not ids:
+        raise ValueError("authorized is empty: nobody could connect (None trusts everyone)")
+    return ids
 
 
 # at exit and in a forked child the registry of names starts empty

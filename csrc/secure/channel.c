@@ -30,7 +30,7 @@ struct ock_channel {
   char enc_addr[OCK_HEX_ADDR_LEN + 1]; /* encryptor */
   char dec_addr[OCK_HEX_ADDR_LEN + 1]; /* decryptor_remote */
   char listener[128]; /* responder: the listener it came from (cut if longer) */
-  char their_id[OCK_IDENTIFIER_TEXT_LEN + 1];
+  char their_id[OCK_IDENTIFIER_TEXT_LEN + 1]; /* once verified; or the last one the trust policy refused */
   ock_worker enc_w, dec_w;
   int enc_registered;
   ock_route remote; /* to the peer's decryptor_remote */
@@ -72,26 +72,34 @@ void ock_sc_trust_free(ock_sc_trust *t) {
 
 /* ock_xx_trust_fn: everyone when the list is empty, else those listed. */
 static int trust_check(void *ctx, const uint8_t id[OCK_IDENTIFIER_LEN]) {
-  const ock_channel *c = ctx;
+  ock_channel *c = ctx;
   if (!c->trust.n) return 0;
   for (size_t i = 0; i < c->trust.n; i++)
     if (!memcmp(c->trust.ids[i], id, OCK_IDENTIFIER_LEN)) return 0;
-  char text[OCK_IDENTIFIER_TEXT_LEN + 1];
-  ock_identifier_format(id, text);
+  ock_identifier_format(id, c->their_id);
   OCK_WARN("node %s: secure channel %s: identity %s is not authorized, handshake refused", c->node->name,
-           c->dec_addr, text);
+           c->dec_addr, c->their_id);
   return OCK_EUNTRUSTED;
 }
 
 /* ---- sending ---- */
 
-/* Sends payload from our decryptor_remote (return route [it]) along route. */
+/* Sends payload along route with return route ret (NULL: empty). A closing
+ * node routes nothing more, but the Close its channels send as it closes
+ * still goes to the worker of the first hop (a connection, which is closed
+ * after the channels). */
 static void send_raw(ock_channel *c, const ock_route *route, const ock_route *ret, const void *p, size_t n) {
   ock_msg m;
   ock_msg_init(&m, p, n);
   m.onward = *route;
   if (ret) m.ret = *ret;
-  ock_node_send(c->node, &m, NULL, 0);
+  if (!c->node->closing) {
+    ock_node_send(c->node, &m, NULL, 0);
+    return;
+  }
+  ock_addr next = route->n ? ock_route_at(route, 0) : (ock_addr){0};
+  ock_worker *w = route->n && next.tt == OCK_TT_LOCAL ? ock_router_find(&c->node->router, next.p, next.len) : NULL;
+  if (w) w->handle(w, &m, NULL);
 }
 
 /* Encrypts plaintext pt (its first OCK_SC_NONCE_LEN bytes are room for the
@@ -226,11 +234,10 @@ static void handshake_message(ock_channel *c, const ock_msg *m) {
   ock_buf out;
   ock_buf_init(&out);
   int rc = ock_xx_handle(&c->xx, m->payload, m->payload_len, (uint64_t)time(NULL), &out);
-  if (rc == OCK_EUNTRUSTED && c->role == OCK_XX_INITIATOR) {
-    char who[OCK_IDENTIFIER_TEXT_LEN + 1];
-    ock_identifier_format(c->xx.peer.identifier, who);
+  if (rc == OCK_EUNTRUSTED) { /* a verified peer we refuse: no later message can change that */
     char why[OCK_ERRMSG_CAP];
-    snprintf(why, sizeof why, "the listener's identity %s is not authorized", who);
+    snprintf(why, sizeof why, "the %s's identity %s is not authorized",
+             c->role == OCK_XX_INITIATOR ? "listener" : "initiator", c->their_id);
     channel_close(c, 0, rc, why);
   } else if (rc) {
     OCK_WARN("node %s: secure channel %s: handshake message dropped: %s", c->node->name, c->dec_addr,
@@ -404,7 +411,7 @@ void ock_sc_list(ock_node *n, ock_buf *out) {
     char line[256];
     int k = snprintf(line, sizeof line, "%s %s %s %s %s %s\n", c->enc_addr, c->dec_addr,
                      c->role == OCK_XX_INITIATOR ? "initiator" : "responder",
-                     c->state == ST_OPEN ? "open" : "handshake", c->their_id[0] ? c->their_id : "-",
+                     c->state == ST_OPEN ? "open" : "handshake", c->state == ST_OPEN ? c->their_id : "-",
                      c->listener[0] ? c->listener : "-");
     ock_buf_append(out, line, (size_t)k);
   }
