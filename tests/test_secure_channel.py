@@ -290,3 +290,17 @@ def test_async_create_secure_channel() -> None:
 
     with Node(unique("n1")) as n1, Node(unique("n2"), tcp_listener_address="127.0.0.1:0") as n2:
         assert asyncio.run(main(n1, n2)) == "ASYNC"
+
+
+def test_a_thousand_abandoned_handshakes_do_not_stop_the_listener() -> None:
+    import os
+
+    with Node(unique("n1")) as n1, Node(unique("n2"), tcp_listener_address="127.0.0.1:0") as n2:
+        assert n2.tcp_listener is not None
+        host, port = n2.tcp_listener.address.split(":")
+        conn = n1.connect_tcp(n2.tcp_listener.address)
+        for _ in range(1000):  # message 1 is an ephemeral key: 32 bytes, then nothing more
+            n1.send(f"{conn.address}/service/api", os.urandom(32), return_route=["0#nowhere"])
+        ch = n1.create_secure_channel(f"/ip4/{host}/tcp/{port}/service/api")
+        assert n1.message_send("alive", to=f"{ch.address}/service/uppercase") == "ALIVE"
+        assert [c.encryptor for c in n2.secure_channels() if c.their_identifier == n1.identifier]

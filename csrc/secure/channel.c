@@ -44,6 +44,7 @@ struct ock_channel {
 typedef struct {
   ock_channel *channels;
   uint64_t next_id;
+  size_t responding; /* responders still in handshake */
 } channels_state;
 
 static void on_node_close(ock_node *n, void *state);
@@ -52,6 +53,12 @@ static void on_node_close(ock_node *n, void *state);
 static const ock_node_ext_ops ops = {.size = sizeof(channels_state), .level = OCK_EXT_SECURE, .on_close = on_node_close};
 
 static void channel_close(ock_channel *c, int send_close, int rc, const char *why);
+
+/* A responder's handshake ended (done or not): one fewer pending. */
+static void leave_handshake(ock_channel *c) {
+  channels_state *st = ock_node_ext(c->node, &ops); /* exists: c is in it */
+  if (c->role == OCK_XX_RESPONDER && c->state == ST_HANDSHAKE && st->responding) st->responding--;
+}
 
 int ock_sc_trust_copy(ock_sc_trust *dst, const ock_sc_trust *src) {
   dst->n = 0;
@@ -216,6 +223,7 @@ static void finalize(ock_channel *c) {
     return;
   }
   c->enc_registered = 1;
+  leave_handshake(c);
   c->state = ST_OPEN;
   uv_timer_stop(&c->timer);
   ock_xx_free(&c->xx);
@@ -288,6 +296,7 @@ static void channel_close(ock_channel *c, int send, int rc, const char *why) {
     ock_sc_encryptor_free(&c->enc);
     ock_sc_decryptor_free(&c->dec);
   } else {
+    leave_handshake(c);
     ock_xx_free(&c->xx);
   }
   c->state = ST_CLOSED;
@@ -320,6 +329,10 @@ static ock_channel *channel_new(ock_node *n, int role, const ock_sc_trust *trust
   const ock_node_identity *ni = ock_node_identity_of(n);
   channels_state *st = ock_node_ext(n, &ops);
   *err = !ni ? "the node has no identity" : "out of memory";
+  if (st && role == OCK_XX_RESPONDER && st->responding >= OCK_SC_MAX_RESPONDING) {
+    *err = "too many handshakes in progress";
+    return NULL;
+  }
   ock_channel *c = ni && st ? calloc(1, sizeof *c) : NULL;
   if (!c) return NULL;
   if (ock_sc_trust_copy(&c->trust, trust) || ock_xx_init(&c->xx, role, &ni->id, &ni->pk)) {
@@ -352,6 +365,7 @@ static ock_channel *channel_new(ock_node *n, int role, const ock_sc_trust *trust
   if (st->channels) st->channels->prev = c;
   st->channels = c;
   uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0);
+  if (role == OCK_XX_RESPONDER) st->responding++;
   return c;
 }
 

@@ -36,6 +36,9 @@
 
 /* How long a responder waits for message 3 before it gives up. */
 #define OCK_SC_RESPONDER_TIMEOUT_MS 10000
+/* At most this many responders in handshake per node: a message 1 beyond
+ * them is dropped with a log line (each costs a few KiB for 10 s). */
+#define OCK_SC_MAX_RESPONDING 4096
 
 /* A trust policy: trust everyone (n == 0) or only these identifiers. */
 typedef struct {
@@ -59,7 +62,8 @@ void ock_sc_trust_free(ock_sc_trust *t);
 void ock_sc_initiate(ock_node *n, const ock_route *to, const ock_sc_trust *trust, int timeout_ms, ock_call *call);
 /* Starts a responder for message 1 (m, onward front at the listener) that
  * arrived at `listener`: the message goes on to the new channel's
- * decryptor_remote. Logs and drops it when the node has no identity or memory. */
+ * decryptor_remote. Logs and drops it when the node has no identity or memory,
+ * or already has OCK_SC_MAX_RESPONDING responders in handshake. */
 void ock_sc_respond(ock_node *n, ock_msg *m, const ock_origin *from, const char *listener,
                     const ock_sc_trust *trust);
 /* Closes the channel whose encryptor (or decryptor_remote) is addr, sending
