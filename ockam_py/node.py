@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _core, _display, _runtime
-from ._core import NodeClosedError
+from ._core import NodeClosedError, RouteError
 from .portal import Inlet, Outlet
 from .relay import Relay, RelayEntry, StatusCallback
 from .secure import Identity, SecureChannel, SecureChannelListener
@@ -155,6 +155,8 @@ class Node:
         self._workers: Dict[str, Worker] = {}
         self._relays: Dict[str, Relay] = {}
         self._portals: Dict[Tuple[str, str], object] = {}
+        self._secure_routes: Dict[str, SecureChannel] = {}
+        self._secure_lock = threading.Lock()
         with Node._registry_lock:
             Node._by_name[name] = self
 
@@ -232,7 +234,7 @@ class Node:
         data = payload.encode() if isinstance(payload, str) else bytes(payload)
         if not raw:
             data = _core.bare_encode(data)
-        reply = _core.request(self.id, to, data, timeout)
+        reply = _core.request(self.id, self._through_secure(to, timeout), data, timeout)
         return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
 
     async def amessage_send(self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False) -> Payload:
@@ -244,6 +246,8 @@ class Node:
         def convert(_text: str, reply: bytes) -> Payload:
             return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
 
+        if isinstance(to, str) and "/secure/" in to:
+            to = await asyncio.get_running_loop().run_in_executor(None, self._through_secure, to, timeout)
         token, future = _runtime.start_async(convert)
         try:
             _core.request(self.id, to, data, timeout, token)
@@ -273,7 +277,7 @@ class Node:
         """Sends raw ``payload`` along ``to`` without waiting for anything."""
         if self.closed:
             raise NodeClosedError(f"node {self.name!r} is closed")
-        _core.send(self.id, to, return_route, payload)
+        _core.send(self.id, self._through_secure(to), return_route, payload)
 
     def start_worker(self, address: str, handler: Callable[[Message], None]) -> Worker:
         """Starts a Python worker at ``address``; ``handler(message)`` gets each message.
@@ -369,7 +373,7 @@ class Node:
         ``/ip4/127.0.0.1/tcp/4000/service/outlet`` or
         ``/node/n2/service/forward_to_n3/service/hop/service/outlet``.
         """
-        bound = _core.inlet_create(self.id, address, to)
+        bound = _core.inlet_create(self.id, address, self._through_secure(to))
         inlet = Inlet(self, bound, " => ".join(_core.parse_route(to)))
         self._portals[("inlet", bound)] = inlet
         return inlet
@@ -414,6 +418,25 @@ class Node:
         text = _core.sc_create(self.id, to, _identifiers(authorized), timeout)
         encryptor, their = text.split(" ")
         return SecureChannel(self, encryptor, their)
+
+    def _through_secure(self, to: Route, timeout: float = 5.0) -> Route:
+        """Resolves each ``/secure/<listener>`` of a multiaddr, as Ockam's CLI
+        reads it: a secure channel to the listener reached by the route before
+        it (opened on first use, reused while it is open), then on through it:
+        ``/node/n2/secure/api/service/echo`` -> ``/service/<encryptor>/service/echo``."""
+        if not isinstance(to, str) or "/secure/" not in to:
+            return to
+        head, _, tail = to.partition("/secure/")
+        name, slash, rest = tail.partition("/")
+        if not head or not name:
+            raise RouteError(f"'/secure/{name}' needs the route to its listener before it: {to!r}")
+        key = f"{head}/service/{name}"
+        with self._secure_lock:
+            channel = self._secure_routes.get(key)
+            if channel is None or channel.encryptor not in {c.encryptor for c in self.secure_channels()}:
+                channel = self.create_secure_channel(key, timeout=timeout)
+                self._secure_routes[key] = channel
+        return self._through_secure(channel.address + slash + rest, timeout)
 
     async def acreate_secure_channel(
         self, to: Route, authorized: Optional[Sequence[str]] = None, timeout: float = 5.0

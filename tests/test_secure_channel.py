@@ -304,3 +304,73 @@ def test_a_thousand_abandoned_handshakes_do_not_stop_the_listener() -> None:
         ch = n1.create_secure_channel(f"/ip4/{host}/tcp/{port}/service/api")
         assert n1.message_send("alive", to=f"{ch.address}/service/uppercase") == "ALIVE"
         assert [c.encryptor for c in n2.secure_channels() if c.their_identifier == n1.identifier]
+
+
+def test_secure_api_in_routes_opens_then_reuses_a_channel() -> None:
+    with Node(unique("n1")) as n1, Node(unique("n2"), tcp_listener_address="127.0.0.1:0") as n2:
+        route = f"/node/{n2.name}/secure/api/service/uppercase"
+        assert n1.message_send("one", to=route) == "ONE"
+        assert n1.message_send("two", to=route) == "TWO"
+        assert len(n1.secure_channels()) == 1 and n1.secure_channels()[0].their_identifier == n2.identifier
+        n1.secure_channels()[0].close()
+        assert n1.message_send("three", to=route) == "THREE"  # a closed channel is opened again
+        assert len(n1.secure_channels()) == 1
+        from ockam_py import RouteError
+
+        with pytest.raises(RouteError):
+            n1.message_send("x", to="/secure/api/service/echo")
+
+
+def _tcp_echo_server() -> socket.socket:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                conn.sendall(data)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server
+
+
+def test_portal_through_a_secure_channel_via_a_relay() -> None:
+    server = _tcp_echo_server()
+    with Node(unique("n1")) as n1, Node(unique("n2"), tcp_listener_address="127.0.0.1:0") as n2, Node(
+        unique("n3")
+    ) as n3:
+        assert n2.tcp_listener is not None
+        proxy = Proxy(n2.tcp_listener.address)
+        try:
+            n3.create_relay("n3", at=proxy.address)
+            n3.create_outlet(to=f"127.0.0.1:{server.getsockname()[1]}", address="outlet")
+            host, port = proxy.address.split(":")
+            inlet = n1.create_inlet(
+                "127.0.0.1:0", to=f"/ip4/{host}/tcp/{port}/service/forward_to_n3/secure/api/service/outlet"
+            )
+            marker = f"portal-{uuid.uuid4().hex}".encode()
+            data = marker + bytes(range(256)) * 4096 + marker
+            with socket.create_connection(("127.0.0.1", inlet.port), timeout=10) as c:
+                c.sendall(data)
+                got = bytearray()
+                while len(got) < len(data):
+                    chunk = c.recv(65536)
+                    assert chunk, "portal closed early"
+                    got += chunk
+            assert bytes(got) == data
+            with proxy.lock:
+                assert marker not in bytes(proxy.recorded)
+            assert [c.their_identifier for c in n1.secure_channels()] == [n3.identifier]
+        finally:
+            proxy.close()
+            server.close()
