@@ -45,7 +45,16 @@ typedef struct {
   ock_channel *channels;
   uint64_t next_id;
   size_t responding; /* responders still in handshake */
+  /* Buffers for the plaintexts of this node's channels, kept between
+   * messages so that big messages do not map fresh memory each time; a
+   * nested use (a channel to this same node) takes a buffer of its own. */
+  ock_buf scratch[2];
+  int busy[2];
 } channels_state;
+
+enum { SCRATCH_ENCRYPT, SCRATCH_DECRYPT };
+/* Capacity a scratch buffer keeps after a message (bigger ones give back the rest). */
+#define SCRATCH_KEEP (4u * 1024 * 1024)
 
 static void on_node_close(ock_node *n, void *state);
 /* Above the transport and the node (so Close still goes out), below the
@@ -89,6 +98,32 @@ static int trust_check(void *ctx, const uint8_t id[OCK_IDENTIFIER_LEN]) {
   return OCK_EUNTRUSTED;
 }
 
+/* ---- scratch buffers ---- */
+
+/* An empty buffer for plaintext: the node's scratch buffer `which` when free,
+ * else `own` (initialised here). Give it back with scratch_give. */
+static ock_buf *scratch_take(ock_node *n, int which, ock_buf *own) {
+  channels_state *st = ock_node_ext(n, &ops); /* exists: a channel is open */
+  if (st->busy[which]) {
+    ock_buf_init(own);
+    return own;
+  }
+  st->busy[which] = 1;
+  st->scratch[which].len = 0;
+  return &st->scratch[which];
+}
+
+static void scratch_give(ock_node *n, int which, ock_buf *b) {
+  channels_state *st = ock_node_ext(n, &ops);
+  if (b != &st->scratch[which]) {
+    ock_buf_free(b);
+    return;
+  }
+  b->len = 0;
+  ock_buf_shrink(b, SCRATCH_KEEP);
+  st->busy[which] = 0;
+}
+
 /* ---- sending ---- */
 
 /* Sends payload along route with return route ret (NULL: empty). A closing
@@ -127,16 +162,17 @@ static void encryptor_handle(ock_worker *w, ock_msg *m, const ock_origin *from) 
   ock_channel *c = w->ctx;
   if (c->state != ST_OPEN) return;
   ock_route_pop_front(&m->onward);
-  ock_buf pt;
-  ock_buf_init(&pt);
+  ock_buf own, *pt = scratch_take(c->node, SCRATCH_ENCRYPT, &own);
   uint8_t room[OCK_SC_NONCE_LEN] = {0};
-  int rc = ock_buf_append(&pt, room, sizeof room);
-  if (!rc) rc = ock_sc_msg_put_payload(&pt, &m->onward, &m->ret, m->payload, m->payload_len);
-  if (!rc) rc = seal_and_send(c, &pt, NULL);
+  /* room for the routes' CBOR (at most 2 x 2048 bytes of addresses and their heads) and the tag */
+  int rc = ock_buf_reserve(pt, m->payload_len + 2 * OCK_ROUTE_MAX_BYTES + 8 * OCK_ROUTE_MAX_HOPS + 64);
+  if (!rc) rc = ock_buf_append(pt, room, sizeof room);
+  if (!rc) rc = ock_sc_msg_put_payload(pt, &m->onward, &m->ret, m->payload, m->payload_len);
+  if (!rc) rc = seal_and_send(c, pt, NULL);
   if (rc)
     OCK_WARN("node %s: secure channel %s: message of %zu bytes not sent: %s", c->node->name, c->enc_addr,
              m->payload_len, ock_strerror(rc));
-  ock_buf_free(&pt);
+  scratch_give(c->node, SCRATCH_ENCRYPT, pt);
 }
 
 /* Tells the peer the channel is closing (best effort). */
@@ -189,13 +225,13 @@ static void decrypt_message(ock_channel *c, const ock_msg *m) {
              m->payload_len);
     return;
   }
-  uint8_t *pt = malloc(m->payload_len);
-  if (!pt) return;
+  ock_buf own, *buf = scratch_take(c->node, SCRATCH_DECRYPT, &own);
   size_t n;
   uint64_t nonce;
-  int rc = ock_sc_decrypt(&c->dec, m->payload, m->payload_len, pt, &n, &nonce);
+  int rc = ock_buf_reserve(buf, m->payload_len);
+  if (!rc) rc = ock_sc_decrypt(&c->dec, m->payload, m->payload_len, buf->data, &n, &nonce);
   ock_sc_msg sm;
-  if (!rc) rc = ock_sc_msg_decode(pt, n, &sm);
+  if (!rc) rc = ock_sc_msg_decode(buf->data, n, &sm);
   if (rc) {
     OCK_WARN("node %s: secure channel %s: message dropped: %s", c->node->name, c->dec_addr, ock_strerror(rc));
   } else if (sm.kind == OCK_SC_PAYLOAD) {
@@ -206,7 +242,7 @@ static void decrypt_message(ock_channel *c, const ock_msg *m) {
   } else {
     OCK_DEBUG("node %s: secure channel %s: credentials refresh ignored (no authority)", c->node->name, c->dec_addr);
   }
-  free(pt);
+  scratch_give(c->node, SCRATCH_DECRYPT, buf);
 }
 
 /* The handshake is done: the encryptor starts, the initiator's call ends. */
@@ -321,6 +357,7 @@ static void on_node_close(ock_node *n, void *state) {
   (void)n;
   channels_state *st = state;
   for (ock_channel *c = st->channels; c; c = c->next) channel_close(c, 1, OCK_ECLOSED, "the node was closed");
+  for (int i = 0; i < 2; i++) ock_buf_free(&st->scratch[i]); /* no channel uses them any more */
 }
 
 /* A new channel in handshake for role, its decryptor_remote registered and
