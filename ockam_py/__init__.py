@@ -12,6 +12,7 @@ from ._core import NodeClosedError, RouteError
 from .node import Message, Node, TcpConnection, TcpListener, Worker
 from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
+from .secure import Identity, SecureChannel, SecureChannelListener
 from .share import Connected, Exposed, connect, expose
 from .topology import Topology, topology
 from . import _core
@@ -38,6 +39,7 @@ def dropped_events() -> "dict[str, int]":
 __all__ = [
     "Connected",
     "Exposed",
+    "Identity",
     "Inlet",
     "Message",
     "Node",
@@ -47,6 +49,8 @@ __all__ = [
     "Relay",
     "RelayEntry",
     "RouteError",
+    "SecureChannel",
+    "SecureChannelListener",
     "TcpConnection",
     "TcpListener",
     "Topology",

@@ -27,8 +27,11 @@ class RouteError(ValueError):
 class NodeClosedError(RuntimeError):
     """The node was closed."""
 
-def node_create(name: str, listen: Optional[str] = None, /) -> Tuple[int, str]:
-    """Creates a node; returns (id, bound listener address or "")."""
+def node_create(
+    name: str, listen: Optional[str] = None, secret: Optional[bytes] = None, history: Optional[bytes] = None, /
+) -> Tuple[int, str]:
+    """Creates a node (with an identity: the given one, else a new one, and a
+    secure channel listener at ``api``); returns (id, bound listener address or "")."""
 
 def node_close(id: int, /) -> None: ...
 def start_service(id: int, kind: str, address: Optional[str] = None, /) -> None: ...
@@ -71,6 +74,31 @@ def outlet_create(id: int, target: str, address: str, /) -> None: ...
 def portal_close(id: int, kind: str, address: str, /) -> None: ...
 def portal_list(id: int, /) -> str:
     """Lines ``inlet|outlet address where open total bytes_out bytes_in`` (``where`` may hold spaces)."""
+
+def node_identity(id: int, /) -> Tuple[str, bytes]:
+    """The node's identifier (``I`` + 64 hex) and its CBOR change history."""
+
+def identity_create() -> Tuple[str, bytes, bytes]:
+    """A new Ed25519 identity: (identifier, 32-byte secret, change history)."""
+
+def identity_check(secret: bytes, history: bytes, /) -> str:
+    """Verifies a change history ending with secret's key; returns its identifier."""
+
+@overload
+def sc_create(id: int, route: RouteLike, authorized: Optional[Sequence[str]], timeout: float, /) -> str:
+    """Opens a secure channel to the listener at the end of route; returns ``"<encryptor> <their identifier>"``."""
+
+@overload
+def sc_create(id: int, route: RouteLike, authorized: Optional[Sequence[str]], timeout: float, token: int, /) -> None:
+    """With a token: returns at once; the result comes in the "call" event."""
+
+def sc_listener_create(id: int, address: str, authorized: Optional[Sequence[str]], /) -> None: ...
+def sc_close(id: int, kind: str, address: str, /) -> None:
+    """Closes a channel (kind ``"channel"``, by encryptor) or stops a listener (``"listener"``)."""
+
+def sc_list(id: int, kind: str = "channels", /) -> str:
+    """Channels: lines ``encryptor decryptor initiator|responder handshake|open identifier|- listener|-``;
+    listeners: lines ``address everyone|<n authorized>``."""
 
 def set_limit(id: int, name: str, value: int, /) -> None: ...
 def limits(id: int, /) -> str: ...

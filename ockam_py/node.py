@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _core, _display, _runtime
-from ._core import NodeClosedError
+from ._core import NodeClosedError, RouteError
 from .portal import Inlet, Outlet
 from .relay import Relay, RelayEntry, StatusCallback
+from .secure import Identity, SecureChannel, SecureChannelListener
 
 Route = Union[str, Sequence[str]]
 Payload = Union[str, bytes]
@@ -129,24 +130,33 @@ class Node:
     """An Ockam node, run by the C core on the loop thread.
 
     ``Node("n1", tcp_listener_address="127.0.0.1:0")`` starts a node with a TCP
-    listener (port 0 picks a free port) and the ``echo`` and ``uppercase``
-    services, as ``ockam node create`` does. Everything the node makes
-    (connections, workers, listeners) ends with :meth:`close`.
+    listener (port 0 picks a free port), the ``echo`` and ``uppercase``
+    services, an identity (``identity``, or a new one) and a secure channel
+    listener at ``api``, as ``ockam node create`` does. Everything the node
+    makes (connections, workers, listeners, channels) ends with :meth:`close`.
     """
 
     _by_name: "weakref.WeakValueDictionary[str, Node]" = weakref.WeakValueDictionary()
     _registry_lock = threading.Lock()
 
-    def __init__(self, name: str, tcp_listener_address: Optional[str] = None) -> None:
+    def __init__(
+        self, name: str, tcp_listener_address: Optional[str] = None, identity: Optional[Identity] = None
+    ) -> None:
         _runtime.ensure_dispatcher()
         _runtime.sync_log_level()
         self.name = name
-        self.id, bound = _core.node_create(name, tcp_listener_address)
+        if identity is None:
+            self.id, bound = _core.node_create(name, tcp_listener_address)
+        else:
+            self.id, bound = _core.node_create(name, tcp_listener_address, identity.secret, identity.change_history)
+        self.identifier, self.change_history = _core.node_identity(self.id)
         self.tcp_listener: Optional[TcpListener] = TcpListener(bound) if bound else None
         self.closed = False
         self._workers: Dict[str, Worker] = {}
         self._relays: Dict[str, Relay] = {}
         self._portals: Dict[Tuple[str, str], object] = {}
+        self._secure_routes: Dict[str, SecureChannel] = {}
+        self._secure_lock = threading.Lock()
         with Node._registry_lock:
             Node._by_name[name] = self
 
@@ -224,7 +234,7 @@ class Node:
         data = payload.encode() if isinstance(payload, str) else bytes(payload)
         if not raw:
             data = _core.bare_encode(data)
-        reply = _core.request(self.id, to, data, timeout)
+        reply = _core.request(self.id, self._through_secure(to, timeout), data, timeout)
         return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
 
     async def amessage_send(self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False) -> Payload:
@@ -236,6 +246,8 @@ class Node:
         def convert(_text: str, reply: bytes) -> Payload:
             return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
 
+        if isinstance(to, str) and "/secure/" in to:
+            to = await asyncio.get_running_loop().run_in_executor(None, self._through_secure, to, timeout)
         token, future = _runtime.start_async(convert)
         try:
             _core.request(self.id, to, data, timeout, token)
@@ -265,7 +277,7 @@ class Node:
         """Sends raw ``payload`` along ``to`` without waiting for anything."""
         if self.closed:
             raise NodeClosedError(f"node {self.name!r} is closed")
-        _core.send(self.id, to, return_route, payload)
+        _core.send(self.id, self._through_secure(to), return_route, payload)
 
     def start_worker(self, address: str, handler: Callable[[Message], None]) -> Worker:
         """Starts a Python worker at ``address``; ``handler(message)`` gets each message.
@@ -361,7 +373,7 @@ class Node:
         ``/ip4/127.0.0.1/tcp/4000/service/outlet`` or
         ``/node/n2/service/forward_to_n3/service/hop/service/outlet``.
         """
-        bound = _core.inlet_create(self.id, address, to)
+        bound = _core.inlet_create(self.id, address, self._through_secure(to))
         inlet = Inlet(self, bound, " => ".join(_core.parse_route(to)))
         self._portals[("inlet", bound)] = inlet
         return inlet
@@ -391,6 +403,83 @@ class Node:
         for name, value in limits.items():
             _core.set_limit(self.id, name, int(value))
 
+    def create_secure_channel(
+        self, to: Route, authorized: Optional[Sequence[str]] = None, timeout: float = 5.0
+    ) -> SecureChannel:
+        """Opens a secure channel to the listener at the end of ``to``
+        (``/node/n2/service/api``, ``/ip4/127.0.0.1/tcp/4000/service/api``,
+        through relays: ``.../service/forward_to_n3/service/api``).
+
+        ``authorized``: the identifiers the listener may have (default: any).
+        Raises ``PermissionError`` when the listener's identity is not one of
+        them, ``TimeoutError`` when the handshake is not done within ``timeout``
+        (a listener that refuses us says nothing).
+        """
+        text = _core.sc_create(self.id, to, _identifiers(authorized), timeout)
+        encryptor, their = text.split(" ")
+        return SecureChannel(self, encryptor, their)
+
+    def _through_secure(self, to: Route, timeout: float = 5.0) -> Route:
+        """Resolves each ``/secure/<listener>`` of a multiaddr, as Ockam's CLI
+        reads it: a secure channel to the listener reached by the route before
+        it (opened on first use, reused while it is open), then on through it:
+        ``/node/n2/secure/api/service/echo`` -> ``/service/<encryptor>/service/echo``."""
+        if not isinstance(to, str) or "/secure/" not in to:
+            return to
+        head, _, tail = to.partition("/secure/")
+        name, slash, rest = tail.partition("/")
+        if not head or not name:
+            raise RouteError(f"'/secure/{name}' needs the route to its listener before it: {to!r}")
+        key = f"{head}/service/{name}"
+        with self._secure_lock:
+            channel = self._secure_routes.get(key)
+            if channel is None or channel.encryptor not in {c.encryptor for c in self.secure_channels()}:
+                channel = self.create_secure_channel(key, timeout=timeout)
+                self._secure_routes[key] = channel
+        return self._through_secure(channel.address + slash + rest, timeout)
+
+    async def acreate_secure_channel(
+        self, to: Route, authorized: Optional[Sequence[str]] = None, timeout: float = 5.0
+    ) -> SecureChannel:
+        """:meth:`create_secure_channel` for asyncio."""
+        token, future = _runtime.start_async(lambda text, _payload: text)
+        try:
+            _core.sc_create(self.id, to, _identifiers(authorized), timeout, token)
+            text = await future
+        finally:
+            _runtime.forget_async(token)
+        encryptor, their = text.split(" ")
+        return SecureChannel(self, encryptor, their)
+
+    def create_secure_channel_listener(
+        self, address: str = "api", authorized: Optional[Sequence[str]] = None
+    ) -> SecureChannelListener:
+        """Starts a secure channel listener at ``address``; a listener already
+        there (such as the default one at ``api``) is replaced. ``authorized``:
+        the identifiers that may open channels (default: anyone)."""
+        ids = _identifiers(authorized)
+        if any(listener.address == address for listener in self.secure_channel_listeners()):
+            _core.sc_close(self.id, "listener", address)
+        _core.sc_listener_create(self.id, address, ids)
+        return SecureChannelListener(self, address, tuple(ids) if ids is not None else None)
+
+    def secure_channel_listeners(self) -> List[SecureChannelListener]:
+        """The node's secure channel listeners."""
+        out = []
+        for line in _core.sc_list(self.id, "listeners").splitlines():
+            address, who = line.split(" ")
+            out.append(SecureChannelListener(self, address, None if who == "everyone" else ()))
+        return out
+
+    def secure_channels(self) -> List[SecureChannel]:
+        """The node's open secure channels, those it initiated and those it accepted."""
+        out = []
+        for line in _core.sc_list(self.id).splitlines():
+            enc, dec, role, state, their, listener = line.split(" ")
+            if state == "open":
+                out.append(SecureChannel(self, enc, their, role == "initiator", dec, None if listener == "-" else listener))
+        return out
+
     def relays(self) -> List[Relay]:
         """The relays this node keeps registered elsewhere."""
         return list(self._relays.values())
@@ -414,6 +503,15 @@ class Node:
 
     def _repr_html_(self) -> str:
         return _display.to_html(self)
+
+
+def _identifiers(authorized: Optional[Sequence[str]]) -> Optional[List[str]]:
+    if authorized is None:
+        return None
+    ids = [authorized] if isinstance(authorized, str) else [str(i) for i in authorized]
+    if not ids:
+        raise ValueError("authorized is empty: nobody could connect (None trusts everyone)")
+    return ids
 
 
 # at exit and in a forked child the registry of names starts empty

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/embedder_worker.h"
 #include "api/multiaddr.h"
@@ -17,6 +18,9 @@
 #include "portal/portal_outlet.h"
 #include "runtime/events.h"
 #include "runtime/loop.h"
+#include "secure/channel.h"
+#include "secure/channel_listener.h"
+#include "secure/node_identity.h"
 #include "services/relay_client.h"
 #include "services/relay_service.h"
 #include "services/services.h"
@@ -120,12 +124,27 @@ static ock_call *list_cmd(uint32_t node, lister list) {
 
 /* ---- nodes ---- */
 
+/* What every node has beside its default services: an identity (given in
+ * a->data as seed then history when a->i1, else new) and the "api" listener. */
+static int start_secure(api_cmd *a, ock_node *n, char *err, size_t cap) {
+  const uint8_t *secret = a->i1 ? a->data.data : NULL;
+  const uint8_t *history = a->i1 ? a->data.data + OCK_SIGNING_SECRET_LEN : NULL;
+  size_t hlen = a->i1 ? a->data.len - OCK_SIGNING_SECRET_LEN : 0;
+  int rc = ock_node_identity_init(n, secret, history, hlen);
+  if (rc) {
+    snprintf(err, cap, "node '%s': bad identity: %s", n->name, ock_strerror(rc));
+    return rc;
+  }
+  return ock_sc_listener_start(n, OCK_SC_DEFAULT_LISTENER, NULL);
+}
+
 static void do_node_create(api_cmd *a, ock_node *unused) {
   (void)unused;
   ock_node *n;
   char err[OCK_ERRMSG_CAP] = "";
   int rc = ock_node_create(a->s1, a->s2, &n, err, sizeof err);
   if (!rc && (rc = ock_services_start_default(n)) != 0) ock_node_close(n, NULL);
+  if (!rc && (rc = start_secure(a, n, err, sizeof err)) != 0) ock_node_close(n, NULL);
   if (rc) {
     ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
     return;
@@ -135,9 +154,15 @@ static void do_node_create(api_cmd *a, ock_node *unused) {
   ock_call_finish(a->call, 0);
 }
 
-ock_call *ock_api_node_create(const char *name, const char *listen) {
+ock_call *ock_api_node_create(const char *name, const char *listen, const uint8_t *secret, const uint8_t *history,
+                              size_t hlen) {
   int rc = ock_api_init();
   api_cmd *a = cmd_new(do_node_create, 0, name, listen);
+  if (a && secret) {
+    a->i1 = 1;
+    if (ock_buf_append(&a->data, secret, OCK_SIGNING_SECRET_LEN) || ock_buf_append(&a->data, history, hlen))
+      rc = OCK_ENOMEM;
+  }
   if (!a || !rc) return a ? submit(a) : NULL;
   ock_call *call = a->call;
   ock_call_fail(call, rc, "cannot start the ockam_py loop thread: %s", ock_strerror(rc));
@@ -158,6 +183,24 @@ ock_call *ock_api_node_close(uint32_t node) {
   if (!a) return NULL;
   a->need_node = 0;
   return submit(a);
+}
+
+static void do_node_identity(api_cmd *a, ock_node *n) {
+  const ock_node_identity *ni = ock_node_identity_of(n);
+  if (!ni) {
+    ock_call_fail(a->call, OCK_ESTATE, "node '%s' has no identity", n->name);
+    return;
+  }
+  ock_identifier_format(ni->id.identifier, a->call->text);
+  if (ock_buf_append(&a->call->out, ni->id.history.data, ni->id.history.len))
+    ock_call_fail(a->call, OCK_ENOMEM, "out of memory");
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_node_identity(uint32_t node) {
+  api_cmd *a = cmd_new(do_node_identity, node, NULL, NULL);
+  return a ? submit(a) : NULL;
 }
 
 static void do_start_service(api_cmd *a, ock_node *n) {
@@ -383,6 +426,105 @@ static void list_portals(ock_node *n, ock_buf *out) {
 }
 
 ock_call *ock_api_portal_list(uint32_t node) { return list_cmd(node, list_portals); }
+
+/* ---- identities and secure channels ---- */
+
+int ock_api_identity_create(uint8_t secret[32], ock_buf *history, char identifier[66]) {
+  ock_signing_key k = {0};
+  ock_identity id;
+  ock_identity_init(&id);
+  int rc = ock_signing_key_generate(&k, OCK_KEY_ED25519);
+  if (!rc) rc = ock_identity_create(&id, &k, (uint64_t)time(NULL), OCK_IDENTITY_DEFAULT_TTL);
+  if (!rc) rc = ock_signing_key_export(&k, secret);
+  if (!rc) rc = ock_buf_append(history, id.history.data, id.history.len);
+  if (!rc) ock_identifier_format(id.identifier, identifier);
+  ock_identity_free(&id);
+  ock_signing_key_free(&k);
+  return rc;
+}
+
+int ock_api_identity_check(const uint8_t secret[32], const uint8_t *history, size_t n, char identifier[66]) {
+  ock_signing_key k = {0};
+  ock_identity id;
+  ock_identity_init(&id);
+  int rc = ock_signing_key_import(&k, OCK_KEY_ED25519, secret);
+  if (!rc) rc = ock_identity_import(&id, history, n);
+  if (!rc) rc = ock_identity_key_matches(&id, &k);
+  if (!rc) ock_identifier_format(id.identifier, identifier);
+  ock_identity_free(&id);
+  ock_signing_key_free(&k);
+  return rc;
+}
+
+/* The trust list in a->data (32 bytes per identifier), as a view. */
+static ock_sc_trust trust_of(api_cmd *a) {
+  ock_sc_trust t = {.n = a->data.len / OCK_IDENTIFIER_LEN, .ids = (uint8_t(*)[OCK_IDENTIFIER_LEN])a->data.data};
+  return t;
+}
+
+static void do_sc_create(api_cmd *a, ock_node *n) {
+  ock_sc_trust t = trust_of(a);
+  ock_sc_initiate(n, &a->r1, &t, a->i1, a->call);
+}
+
+ock_call *ock_api_sc_create(uint32_t node, const ock_route *to, const uint8_t *authorized, size_t n, int timeout_ms) {
+  api_cmd *a = cmd_new(do_sc_create, node, NULL, NULL);
+  if (!a) return NULL;
+  a->r1 = *to;
+  a->i1 = timeout_ms;
+  if (n && ock_buf_append(&a->data, authorized, n * OCK_IDENTIFIER_LEN)) {
+    ock_call *call = a->call;
+    ock_call_fail(call, OCK_ENOMEM, "out of memory"); /* drops the loop's reference */
+    cmd_free(a);
+    return call;
+  }
+  return submit(a);
+}
+
+static void do_sc_listener_create(api_cmd *a, ock_node *n) {
+  ock_sc_trust t = trust_of(a);
+  int rc = ock_sc_listener_start(n, a->s1, &t);
+  if (rc == OCK_EEXIST)
+    ock_call_fail(a->call, rc, "node '%s' already has a worker at '%s'", n->name, a->s1);
+  else
+    ock_call_finish(a->call, rc);
+}
+
+ock_call *ock_api_sc_listener_create(uint32_t node, const char *addr, const uint8_t *authorized, size_t n) {
+  api_cmd *a = cmd_new(do_sc_listener_create, node, addr, NULL);
+  if (!a) return NULL;
+  if (n && ock_buf_append(&a->data, authorized, n * OCK_IDENTIFIER_LEN)) {
+    ock_call *call = a->call;
+    ock_call_fail(call, OCK_ENOMEM, "out of memory"); /* drops the loop's reference */
+    cmd_free(a);
+    return call;
+  }
+  return submit(a);
+}
+
+static void do_sc_stop(api_cmd *a, ock_node *n) {
+  int rc = a->i1 ? ock_sc_listener_stop(n, a->s1) : ock_sc_close(n, a->s1);
+  if (rc)
+    ock_call_fail(a->call, rc, "node '%s' has no secure channel%s at '%s'", n->name, a->i1 ? " listener" : "", a->s1);
+  else
+    ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_sc_listener_stop(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_sc_stop, node, addr, NULL);
+  if (!a) return NULL;
+  a->i1 = 1;
+  return submit(a);
+}
+
+ock_call *ock_api_sc_close(uint32_t node, const char *addr) {
+  api_cmd *a = cmd_new(do_sc_stop, node, addr, NULL);
+  return a ? submit(a) : NULL;
+}
+
+ock_call *ock_api_sc_list(uint32_t node) { return list_cmd(node, ock_sc_list); }
+
+ock_call *ock_api_sc_listener_list(uint32_t node) { return list_cmd(node, ock_sc_listener_list); }
 
 /* ---- limits ---- */
 

@@ -23,8 +23,14 @@ void ock_api_shutdown(int timeout_ms);
 /* In a fork()ed child: forget the parent's loop, nodes and randomness. */
 void ock_api_after_fork(void);
 
-/* u64: node id; text: bound listener address ("" when listen is NULL). */
-ock_call *ock_api_node_create(const char *name, const char *listen);
+/* u64: node id; text: bound listener address ("" when listen is NULL). The
+ * node gets an identity: secret (the 32-byte Ed25519 seed) and history (its
+ * change history, hlen bytes) when given, else a new one; and it starts a
+ * secure channel listener at "api" that trusts everyone, as Ockam's does. */
+ock_call *ock_api_node_create(const char *name, const char *listen, const uint8_t *secret, const uint8_t *history,
+                              size_t hlen);
+/* text: the node's identifier ("I" + 64 hex); out: its change history. */
+ock_call *ock_api_node_identity(uint32_t node);
 /* Finishes when every socket and timer of the node is closed. */
 ock_call *ock_api_node_close(uint32_t node);
 ock_call *ock_api_start_service(uint32_t node, const char *kind, const char *addr);
@@ -58,6 +64,26 @@ ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *a
 ock_call *ock_api_outlet_close(uint32_t node, const char *addr);
 /* out: ock_inlet_list then ock_outlet_list lines. */
 ock_call *ock_api_portal_list(uint32_t node);
+/* Identities without a node (any thread, no loop). A new Ed25519 identity:
+ * its seed into secret, its change history appended to history, its
+ * identifier into identifier. Returns 0, OCK_ENOMEM or OCK_ECRYPTO. */
+int ock_api_identity_create(uint8_t secret[32], ock_buf *history, char identifier[66]);
+/* Checks that history (n bytes) verifies and ends with secret's key, and
+ * writes its identifier. 0 or the errors of ock_identity_import, OCK_EINVAL. */
+int ock_api_identity_check(const uint8_t secret[32], const uint8_t *history, size_t n, char identifier[66]);
+
+/* Secure channels (secure/channel.h). `authorized` holds n identifiers of
+ * 32 bytes each (n == 0: trust everyone). text: "<encryptor> <their identifier>". */
+ock_call *ock_api_sc_create(uint32_t node, const ock_route *to, const uint8_t *authorized, size_t n, int timeout_ms);
+ock_call *ock_api_sc_listener_create(uint32_t node, const char *addr, const uint8_t *authorized, size_t n);
+ock_call *ock_api_sc_listener_stop(uint32_t node, const char *addr);
+/* Closes the channel whose encryptor is addr (Close goes to the peer). */
+ock_call *ock_api_sc_close(uint32_t node, const char *addr);
+/* out: ock_sc_list lines. */
+ock_call *ock_api_sc_list(uint32_t node);
+/* out: ock_sc_listener_list lines. */
+ock_call *ock_api_sc_listener_list(uint32_t node);
+
 /* Sets one of the node's limits (routing/limits.h) by name. */
 ock_call *ock_api_set_limit(uint32_t node, const char *name, long value);
 /* out: "name value" lines. */

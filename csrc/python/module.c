@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "codec/bare.h"
 #include "runtime/events.h"
+#include "secure/identifier.h"
 
 static PyObject *RouteError;
 static PyObject *NodeClosedError;
@@ -44,6 +45,12 @@ static PyObject *raise_code(int rc, const char *detail) {
   case OCK_ETOOBIG:
   case OCK_EPROTO: PyErr_SetString(PyExc_ValueError, msg); break;
   case OCK_ENOENT: PyErr_SetString(PyExc_LookupError, msg); break;
+  case OCK_EUNTRUSTED: PyErr_SetString(PyExc_PermissionError, msg); break;
+  case OCK_EBADSIG:
+  case OCK_EIDENTITY:
+  case OCK_EEXPIRED:
+  case OCK_EATTEST: PyErr_SetString(PyExc_ValueError, msg); break;
+  case OCK_ESTATE: PyErr_SetString(PyExc_RuntimeError, msg); break;
   case OCK_ENOMEM: PyErr_NoMemory(); break;
   default:
     if (rc < 0 && rc > -4096) {
@@ -220,8 +227,17 @@ static int timeout_ms(double t) {
 static PyObject *py_node_create(PyObject *self, PyObject *args) {
   (void)self;
   const char *name, *listen = NULL;
-  if (!PyArg_ParseTuple(args, "s|z", &name, &listen)) return NULL;
-  ock_call *c = ock_api_node_create(name, listen);
+  Py_buffer secret = {0}, history = {0};
+  if (!PyArg_ParseTuple(args, "s|zz*z*", &name, &listen, &secret, &history)) return NULL;
+  if (secret.buf && (secret.len != 32 || !history.buf)) {
+    PyBuffer_Release(&secret);
+    PyBuffer_Release(&history);
+    PyErr_SetString(PyExc_ValueError, "an identity needs a 32-byte secret and its change history");
+    return NULL;
+  }
+  ock_call *c = ock_api_node_create(name, listen, secret.buf, history.buf, history.buf ? (size_t)history.len : 0);
+  PyBuffer_Release(&secret);
+  PyBuffer_Release(&history);
   if (finish(c) < 0) return NULL;
   PyObject *r = Py_BuildValue("(Ks)", (unsigned long long)c->u64, c->text);
   ock_call_unref(c);
@@ -435,6 +451,120 @@ static PyObject *py_parse_route(PyObject *self, PyObject *arg) {
   return route_to_py(&r);
 }
 
+/* ---- identities and secure channels ---- */
+
+static PyObject *py_node_identity(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  ock_call *c = ock_api_node_identity(id);
+  if (finish(c) < 0) return NULL;
+  PyObject *r = Py_BuildValue("(sy#)", c->text, (const char *)c->out.data, (Py_ssize_t)c->out.len);
+  ock_call_unref(c);
+  return r;
+}
+
+static PyObject *py_identity_create(PyObject *self, PyObject *noargs) {
+  (void)self, (void)noargs;
+  uint8_t secret[32];
+  char identifier[66];
+  ock_buf history;
+  ock_buf_init(&history);
+  int rc = ock_api_identity_create(secret, &history, identifier);
+  PyObject *r = rc ? raise_code(rc, NULL)
+                   : Py_BuildValue("(sy#y#)", identifier, (const char *)secret, (Py_ssize_t)32, (const char *)history.data,
+                                   (Py_ssize_t)history.len);
+  memset(secret, 0, sizeof secret);
+  ock_buf_free(&history);
+  return r;
+}
+
+static PyObject *py_identity_check(PyObject *self, PyObject *args) {
+  (void)self;
+  Py_buffer secret, history;
+  if (!PyArg_ParseTuple(args, "y*y*", &secret, &history)) return NULL;
+  char identifier[66];
+  int rc = secret.len == 32 ? ock_api_identity_check(secret.buf, history.buf, (size_t)history.len, identifier)
+                            : OCK_EINVAL;
+  PyBuffer_Release(&secret);
+  PyBuffer_Release(&history);
+  if (rc) return raise_code(rc, rc == OCK_EINVAL ? "the secret is not this identity's key" : NULL);
+  return PyUnicode_FromString(identifier);
+}
+
+/* Identifiers ("I" + 64 hex, a sequence of str or None) into 32-byte ids. */
+static int identifiers_from_py(PyObject *obj, ock_buf *out) {
+  if (obj == Py_None) return 0;
+  PyObject *seq = PySequence_Fast(obj, "authorized is a list of identifiers");
+  if (!seq) return -1;
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+    PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+    Py_ssize_t n;
+    const char *s = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &n) : NULL;
+    uint8_t id[OCK_IDENTIFIER_LEN];
+    if (!s || ock_identifier_parse(s, (size_t)n, id) || ock_buf_append(out, id, sizeof id)) {
+      Py_DECREF(seq);
+      if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "not an identifier (I + 64 hex digits): %R", item);
+      return -1;
+    }
+  }
+  Py_DECREF(seq);
+  return 0;
+}
+
+static PyObject *py_sc_create(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  PyObject *to, *authorized, *token = NULL;
+  double t;
+  if (!PyArg_ParseTuple(args, "IOOd|O", &id, &to, &authorized, &t, &token)) return NULL;
+  ock_route r;
+  ock_buf ids;
+  ock_buf_init(&ids);
+  int async = route_from_py(to, &r) < 0 || identifiers_from_py(authorized, &ids) < 0 ? -1 : arm_async(token);
+  ock_call *c = async < 0 ? NULL : ock_api_sc_create(id, &r, ids.data, ids.len / OCK_IDENTIFIER_LEN, timeout_ms(t));
+  ock_buf_free(&ids);
+  if (async < 0) return NULL;
+  if (async) return started(c);
+  if (finish(c) < 0) return NULL;
+  PyObject *out = PyUnicode_FromString(c->text);
+  ock_call_unref(c);
+  return out;
+}
+
+static PyObject *py_sc_listener_create(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *addr;
+  PyObject *authorized;
+  if (!PyArg_ParseTuple(args, "IsO", &id, &addr, &authorized)) return NULL;
+  ock_buf ids;
+  ock_buf_init(&ids);
+  if (identifiers_from_py(authorized, &ids) < 0) {
+    ock_buf_free(&ids);
+    return NULL;
+  }
+  ock_call *c = ock_api_sc_listener_create(id, addr, ids.data, ids.len / OCK_IDENTIFIER_LEN);
+  ock_buf_free(&ids);
+  return simple(c);
+}
+
+static PyObject *py_sc_close(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *kind, *addr;
+  if (!PyArg_ParseTuple(args, "Iss", &id, &kind, &addr)) return NULL;
+  return simple(!strcmp(kind, "listener") ? ock_api_sc_listener_stop(id, addr) : ock_api_sc_close(id, addr));
+}
+
+static PyObject *py_sc_list(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *kind = "channels";
+  if (!PyArg_ParseTuple(args, "I|s", &id, &kind)) return NULL;
+  return text_result(!strcmp(kind, "listeners") ? ock_api_sc_listener_list(id) : ock_api_sc_list(id));
+}
+
 static PyObject *event_to_py(ock_event *e) {
   switch (e->type) {
   case OCK_EV_LOG: return Py_BuildValue("(sis)", "log", e->level, e->text);
@@ -560,6 +690,13 @@ static PyMethodDef methods[] = {
     {"outlet_create", py_outlet_create, METH_VARARGS, "outlet_create(id, target, address)"},
     {"portal_close", py_portal_close, METH_VARARGS, "portal_close(id, 'inlet'|'outlet', address)"},
     {"portal_list", py_portal_list, METH_VARARGS, "portal_list(id) -> text"},
+    {"node_identity", py_node_identity, METH_VARARGS, "node_identity(id) -> (identifier, change history)"},
+    {"identity_create", py_identity_create, METH_NOARGS, "identity_create() -> (identifier, secret, change history)"},
+    {"identity_check", py_identity_check, METH_VARARGS, "identity_check(secret, history) -> identifier"},
+    {"sc_create", py_sc_create, METH_VARARGS, "sc_create(id, route, authorized, timeout[, token]) -> 'encryptor identifier'"},
+    {"sc_listener_create", py_sc_listener_create, METH_VARARGS, "sc_listener_create(id, address, authorized)"},
+    {"sc_close", py_sc_close, METH_VARARGS, "sc_close(id, 'channel'|'listener', address)"},
+    {"sc_list", py_sc_list, METH_VARARGS, "sc_list(id[, 'channels'|'listeners']) -> text"},
     {"set_limit", py_set_limit, METH_VARARGS, "set_limit(id, name, value)"},
     {"limits", py_limits, METH_VARARGS, "limits(id) -> 'name value' lines"},
     {"parse_route", py_parse_route, METH_O, "parse_route(route) -> ['tt#address', ...]"},

@@ -35,8 +35,9 @@ struct ock_node {
 };
 
 /* Module levels: on close, modules of a higher level go first, so that a
- * relay client never sees its connection drop under it and retry. */
-enum { OCK_EXT_TRANSPORT = 10, OCK_EXT_NODE = 20, OCK_EXT_SERVICE = 30 };
+ * relay client never sees its connection drop under it and retry, and a
+ * secure channel can still send Close over its connection. */
+enum { OCK_EXT_TRANSPORT = 10, OCK_EXT_NODE = 20, OCK_EXT_SECURE = 25, OCK_EXT_SERVICE = 30 };
 
 /* A module's per-node state: made (zeroed) on first use, told when the node
  * starts closing and when an origin (a connection) closes, freed with the

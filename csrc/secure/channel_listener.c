@@ -1,0 +1,89 @@
+#include "secure/channel_listener.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+
+typedef struct listener listener;
+struct listener {
+  ock_worker worker; /* not owned by the router: removed before it is freed */
+  ock_sc_trust trust;
+  listener *next;
+};
+
+typedef struct {
+  listener *listeners;
+} listeners_state;
+
+static void on_node_close(ock_node *n, void *state);
+static const ock_node_ext_ops ops = {.size = sizeof(listeners_state), .level = OCK_EXT_SECURE, .on_close = on_node_close};
+
+static void listener_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
+  listener *l = w->ctx;
+  ock_sc_respond(w->node, m, from, w->addr, &l->trust);
+}
+
+static void listener_free(ock_node *n, listener *l) {
+  ock_router_remove(&n->router, &l->worker);
+  ock_sc_trust_free(&l->trust);
+  free(l->worker.addr);
+  free(l);
+}
+
+static void on_node_close(ock_node *n, void *state) {
+  listeners_state *st = state;
+  for (listener *l = st->listeners, *next; l; l = next) {
+    next = l->next;
+    listener_free(n, l);
+  }
+  st->listeners = NULL;
+}
+
+int ock_sc_listener_start(ock_node *n, const char *addr, const ock_sc_trust *trust) {
+  listeners_state *st = ock_node_ext(n, &ops);
+  listener *l = st ? calloc(1, sizeof *l) : NULL;
+  char *a = l ? strdup(addr) : NULL;
+  if (!a || ock_sc_trust_copy(&l->trust, trust)) {
+    free(a);
+    free(l);
+    return OCK_ENOMEM;
+  }
+  /* Ockam makes the listener a consumer of the node's TCP listener and of
+   * the connections it opens (spec 7): here, every connection. */
+  l->worker = (ock_worker){.node = n, .addr = a, .addr_len = strlen(a), .fc = OCK_FC_ALL | OCK_FC_FROM_RELAYED,
+                           .handle = listener_handle, .ctx = l, .kind = "secure_channel_listener"};
+  int rc = ock_router_add(&n->router, &l->worker);
+  if (rc) {
+    ock_sc_trust_free(&l->trust);
+    free(a);
+    free(l);
+    return rc;
+  }
+  l->next = st->listeners;
+  st->listeners = l;
+  return 0;
+}
+
+int ock_sc_listener_stop(ock_node *n, const char *addr) {
+  listeners_state *st = ock_node_ext(n, &ops);
+  for (listener **pp = st ? &st->listeners : NULL; pp && *pp; pp = &(*pp)->next) {
+    if (strcmp((*pp)->worker.addr, addr)) continue;
+    listener *l = *pp;
+    *pp = l->next;
+    listener_free(n, l);
+    return 0;
+  }
+  return OCK_ENOENT;
+}
+
+void ock_sc_listener_list(ock_node *n, ock_buf *out) {
+  listeners_state *st = ock_node_ext(n, &ops);
+  for (listener *l = st ? st->listeners : NULL; l; l = l->next) {
+    char line[OCK_ADDR_MAX_LEN + 64];
+    int k = l->trust.n ? snprintf(line, sizeof line, "%s %zu\n", l->worker.addr, l->trust.n)
+                       : snprintf(line, sizeof line, "%s everyone\n", l->worker.addr);
+    ock_buf_append(out, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+  }
+}
