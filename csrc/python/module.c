@@ -224,20 +224,31 @@ static int timeout_ms(double t) {
 
 /* ---- functions ---- */
 
+/* bytes-like or None into a new bytes reference or NULL (*ok: no error). */
+static PyObject *optional_bytes(PyObject *obj, int *ok) {
+  PyObject *b = obj && obj != Py_None ? as_bytes(obj) : NULL;
+  *ok = !(obj && obj != Py_None && !b);
+  return b;
+}
+
 static PyObject *py_node_create(PyObject *self, PyObject *args) {
   (void)self;
   const char *name, *listen = NULL;
-  Py_buffer secret = {0}, history = {0};
-  if (!PyArg_ParseTuple(args, "s|zz*z*", &name, &listen, &secret, &history)) return NULL;
-  if (secret.buf && (secret.len != 32 || !history.buf)) {
-    PyBuffer_Release(&secret);
-    PyBuffer_Release(&history);
-    PyErr_SetString(PyExc_ValueError, "an identity needs a 32-byte secret and its change history");
+  PyObject *secret_obj = NULL, *history_obj = NULL;
+  if (!PyArg_ParseTuple(args, "s|zOO", &name, &listen, &secret_obj, &history_obj)) return NULL;
+  int ok1, ok2;
+  PyObject *secret = optional_bytes(secret_obj, &ok1), *history = optional_bytes(history_obj, &ok2);
+  if (!ok1 || !ok2 || (secret && (PyBytes_Size(secret) != 32 || !history))) {
+    Py_XDECREF(secret);
+    Py_XDECREF(history);
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an identity needs a 32-byte secret and its change history");
     return NULL;
   }
-  ock_call *c = ock_api_node_create(name, listen, secret.buf, history.buf, history.buf ? (size_t)history.len : 0);
-  PyBuffer_Release(&secret);
-  PyBuffer_Release(&history);
+  ock_call *c = ock_api_node_create(name, listen, secret ? (const uint8_t *)PyBytes_AsString(secret) : NULL,
+                                    history ? (const uint8_t *)PyBytes_AsString(history) : NULL,
+                                    history ? (size_t)PyBytes_Size(history) : 0);
+  Py_XDECREF(secret);
+  Py_XDECREF(history);
   if (finish(c) < 0) return NULL;
   PyObject *r = Py_BuildValue("(Ks)", (unsigned long long)c->u64, c->text);
   ock_call_unref(c);
@@ -481,13 +492,20 @@ static PyObject *py_identity_create(PyObject *self, PyObject *noargs) {
 
 static PyObject *py_identity_check(PyObject *self, PyObject *args) {
   (void)self;
-  Py_buffer secret, history;
-  if (!PyArg_ParseTuple(args, "y*y*", &secret, &history)) return NULL;
+  PyObject *secret_obj, *history_obj;
+  if (!PyArg_ParseTuple(args, "OO", &secret_obj, &history_obj)) return NULL;
+  PyObject *secret = as_bytes(secret_obj), *history = secret ? as_bytes(history_obj) : NULL;
+  if (!history) {
+    Py_XDECREF(secret);
+    return NULL;
+  }
   char identifier[66];
-  int rc = secret.len == 32 ? ock_api_identity_check(secret.buf, history.buf, (size_t)history.len, identifier)
-                            : OCK_EINVAL;
-  PyBuffer_Release(&secret);
-  PyBuffer_Release(&history);
+  int rc = PyBytes_Size(secret) == 32 ? ock_api_identity_check((const uint8_t *)PyBytes_AsString(secret),
+                                                                (const uint8_t *)PyBytes_AsString(history),
+                                                                (size_t)PyBytes_Size(history), identifier)
+                                      : OCK_EINVAL;
+  Py_DECREF(secret);
+  Py_DECREF(history);
   if (rc) return raise_code(rc, rc == OCK_EINVAL ? "the secret is not this identity's key" : NULL);
   return PyUnicode_FromString(identifier);
 }
@@ -497,16 +515,20 @@ static int identifiers_from_py(PyObject *obj, ock_buf *out) {
   if (obj == Py_None) return 0;
   PyObject *seq = PySequence_Fast(obj, "authorized is a list of identifiers");
   if (!seq) return -1;
-  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-    PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-    Py_ssize_t n;
-    const char *s = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &n) : NULL;
+  for (Py_ssize_t i = 0; i < PySequence_Size(seq); i++) {
+    PyObject *item = PySequence_GetItem(seq, i);
+    PyObject *utf8 = item && PyUnicode_Check(item) ? PyUnicode_AsUTF8String(item) : NULL;
+    const char *s = utf8 ? PyBytes_AsString(utf8) : NULL;
     uint8_t id[OCK_IDENTIFIER_LEN];
-    if (!s || ock_identifier_parse(s, (size_t)n, id) || ock_buf_append(out, id, sizeof id)) {
+    int bad = !s || ock_identifier_parse(s, (size_t)PyBytes_Size(utf8), id) || ock_buf_append(out, id, sizeof id);
+    Py_XDECREF(utf8);
+    if (bad) {
       Py_DECREF(seq);
       if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "not an identifier (I + 64 hex digits): %R", item);
+      Py_XDECREF(item);
       return -1;
     }
+    Py_XDECREF(item);
   }
   Py_DECREF(seq);
   return 0;

@@ -385,7 +385,7 @@ static ock_channel *channel_new(ock_node *n, int role, const ock_sc_trust *trust
   ock_rand_hex_addr(c->enc_addr);
   ock_rand_hex_addr(c->dec_addr);
   c->dec_w = (ock_worker){.node = n, .addr = c->dec_addr, .addr_len = OCK_HEX_ADDR_LEN,
-                          .fc = OCK_FC_ALL | OCK_FC_FROM_RELAYED, .handle = decryptor_handle, .ctx = c,
+                          .fc = OCK_FC_ALL, .handle = decryptor_handle, .ctx = c,
                           .kind = "secure_channel_decryptor"};
   c->enc_w = (ock_worker){.node = n, .addr = c->enc_addr, .addr_len = OCK_HEX_ADDR_LEN, .fc = 0,
                           .handle = encryptor_handle, .ctx = c, .kind = "secure_channel_encryptor"};

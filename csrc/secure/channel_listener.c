@@ -52,7 +52,7 @@ int ock_sc_listener_start(ock_node *n, const char *addr, const ock_sc_trust *tru
   }
   /* Ockam makes the listener a consumer of the node's TCP listener and of
    * the connections it opens (spec 7): here, every connection. */
-  l->worker = (ock_worker){.node = n, .addr = a, .addr_len = strlen(a), .fc = OCK_FC_ALL | OCK_FC_FROM_RELAYED,
+  l->worker = (ock_worker){.node = n, .addr = a, .addr_len = strlen(a), .fc = OCK_FC_ALL,
                            .handle = listener_handle, .ctx = l, .kind = "secure_channel_listener"};
   int rc = ock_router_add(&n->router, &l->worker);
   if (rc) {
