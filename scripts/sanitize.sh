@@ -36,9 +36,10 @@
 #   uninstrumented third-party code whose reports are noise (libzmq, under the
 #   Jupyter kernel of tests/test_notebook.py), and nothing that can match
 #   csrc: a report with a csrc frame fails the run. OCKAM_PY_SANITIZER=asan|tsan
-#   is exported: latency-bound tests scale their bounds by it (TSan is 5-15x
-#   slower) instead of being left out. SANITIZE_DESELECT (space-separated node
-#   ids) leaves tests out, for local investigation only.
+#   is exported: latency bounds scale by it through tests/conftest.py's
+#   scaled() (ASan 2x, TSan 10x) instead of tests being left out.
+#   SANITIZE_DESELECT (space-separated node ids) leaves tests out, for local
+#   investigation only.
 #
 # Environment: SANITIZE_KEEP=1 keeps the temporary copy (its path is printed);
 # SANITIZE_CTEST=0 skips the C unit tests; SANITIZE_PYTEST=0 skips pytest.
@@ -185,7 +186,7 @@ if [ "${SANITIZE_PYTEST:-1}" = 1 ]; then
   PY=$VENV/bin/python3
   where=$(cd /tmp && "$PY" -c 'import os, sys, ockam_py._core as c; assert "LD_PRELOAD" not in os.environ; print(c.__file__)')
   [ "$where" = "$SO" ] || { echo "sanitize.sh: tests would import $where, not $SO" >&2; exit 1; }
-  # Tests may scale their timing bounds by this; TSan slows code 5-15x.
+  # Latency bounds scale by this (tests/conftest.py: scaled()); TSan slows code 5-15x.
   export OCKAM_PY_SANITIZER=$MODE
   DESELECT=()
   for t in ${SANITIZE_DESELECT-}; do # none by default; for local investigation only

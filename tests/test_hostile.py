@@ -34,6 +34,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
+from conftest import sanitizer, scaled
 from wire_spec import (
     MAX_MESSAGE_SIZE,
     PREAMBLE,
@@ -57,14 +58,13 @@ FRAME_TIMEOUT_MS = 2000  # set in the child: slow peers are closed after this
 MAX_WRITE_QUEUE = 8 * MiB  # set in the child: a peer that does not read is closed past this
 FD_SLACK = 5
 RSS_BUDGET = 64 * MiB  # total growth allowed across every attack of this file
-# ThreadSanitizer slows the node 5-15x (scripts/sanitize.sh exports this):
-# the bounds then scale, the attacks and every other assertion stay the same
-SLOWDOWN = 10 if os.environ.get("OCKAM_PY_SANITIZER") == "tsan" else 1
+# Under a sanitizer the latency bounds scale (conftest.scaled); the attacks
+# and every other assertion stay the same.
+P99_BOUND = scaled(0.200)
+MAX_BOUND = scaled(1.0)
 # TSan's allocator and shadow memory add 2-4x to what a burst of buffers
 # costs; peak-growth bounds scale by this, settled-memory bounds do not
-MEM_FACTOR = 3 if SLOWDOWN > 1 else 1
-P99_BOUND = 0.200 * SLOWDOWN
-MAX_BOUND = 1.0 * SLOWDOWN
+MEM_FACTOR = 3 if sanitizer() == "tsan" else 1
 SETTLE = 15.0  # seconds allowed for the node's fds to come back after an attack
 
 FIGURES: Dict[str, object] = {}
