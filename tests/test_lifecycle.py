@@ -50,6 +50,20 @@ def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def steady_fd_count(timeout: float = 5.0, quiet: float = 0.2) -> int:
+    """fd_count() once it has not changed for `quiet` s (closes finish on the loop thread)."""
+    deadline = time.monotonic() + timeout
+    last, since = fd_count(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = fd_count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return now
+    raise AssertionError(f"the fd count did not settle for {quiet} s within {timeout} s (last {last})")
+
+
 def rss() -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -477,8 +491,7 @@ def _pair_round(i: int, with_relay: bool) -> None:
 def test_3_create_and_close_200_nodes() -> None:
     for i in range(6):  # warm up: loop thread, dispatcher, allocator arenas
         _pair_round(i, i == 5)
-    assert wait_for(lambda: True, 0.2)
-    fds0, rss0 = fd_count(), rss()
+    fds0, rss0 = steady_fd_count(), rss()
     t0 = time.monotonic()
     for i in range(100):  # 200 nodes; a relay with every 20th node
         _pair_round(i, i % 10 == 9)

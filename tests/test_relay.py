@@ -433,8 +433,10 @@ def test_name_of_255_bytes_is_accepted(make_node):
 
 
 def test_registration_flood_is_capped_per_connection(make_node):
-    """100 distinct names over one connection create at most 64 relays (per-connection limit); echo and other connections keep working."""
+    """100 distinct names over one connection create exactly 64 relays (the per-connection limit), one reply each; echo and other connections keep working."""
     n2 = make_node("n2")
+    cap = n2.limits()["max_relays_per_connection"]
+    assert cap == 64, cap  # the default the README states
     host, port = n2.tcp_listener.address.rsplit(":", 1)
     addr = (host, int(port))
     stem = uuid.uuid4().hex[:8]
@@ -453,8 +455,8 @@ def test_registration_flood_is_capped_per_connection(make_node):
             replies += 1
         created = [a for a in entry_names(n2) if a.startswith(f"forward_to_flood-{stem}-")]
         print(f"\nflood of 100 registrations on one connection: {replies} replies, {len(created)} relays created")
-        assert 1 <= len(created) <= 64, len(created)
-        assert replies == len(created)
+        assert len(created) == cap, f"{len(created)} relays from 100 registrations on one connection, limit {cap}"
+        assert replies == cap, f"{replies} replies to 100 registrations, {cap} accepted"
         check_echo(sock, "still answering")
         assert n2.message_send("alive", to="/service/uppercase") == "ALIVE"
         # the limit is per connection: another connection still registers
