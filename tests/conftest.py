@@ -172,7 +172,7 @@ class SkipPolicy:
             tr.write_sep("!", title, red=True, bold=True)
             tr.write_line(line, red=True, bold=True)
         if self.strict and self.unexpected:
-            tr.write_sep("!", f"skips that {ALLOWLIST_NAME} does not allow (OCKAM_PY_STRICT_SKIPS=1)", red=True)
+            tr.write_sep("!", "UNEXPECTED SKIPS (OCKAM_PY_STRICT_SKIPS=1)", red=True, bold=True)
             for nodeid, reason in self.unexpected:
                 tr.write_line(f"UNEXPECTED SKIP {nodeid}: {reason}", red=True)
             tr.write_line(f"error: {len(self.unexpected)} test(s) skipped that {ALLOWLIST_NAME} does not allow: "
