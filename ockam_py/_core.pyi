@@ -85,11 +85,11 @@ def identity_check(secret: bytes, history: bytes, /) -> str:
     """Verifies a change history ending with secret's key; returns its identifier."""
 
 @overload
-def sc_create(id: int, route: RouteLike, authorized: Optional[Sequence[str]], timeout: float, /) -> str:
+def sc_create(id: int, route: _RouteLike, authorized: Optional[Sequence[str]], timeout: float, /) -> str:
     """Opens a secure channel to the listener at the end of route; returns ``"<encryptor> <their identifier>"``."""
 
 @overload
-def sc_create(id: int, route: RouteLike, authorized: Optional[Sequence[str]], timeout: float, token: int, /) -> None:
+def sc_create(id: int, route: _RouteLike, authorized: Optional[Sequence[str]], timeout: float, token: int, /) -> None:
     """With a token: returns at once; the result comes in the "call" event."""
 
 def sc_listener_create(id: int, address: str, authorized: Optional[Sequence[str]], /) -> None: ...
