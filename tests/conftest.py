@@ -13,7 +13,7 @@ Skips
     ``OCKAM_PY_STRICT_SKIPS=1`` (``.ci/run`` exports it) a skip that
     ``tests/skip_allowlist.txt`` does not allow fails the run: each one is
     named at the end with its reason, and the exit status is 1 even when every
-    test that ran passed. When the interop module is skipped because there is
+    test that ran passed. When the interop tests are skipped because there is
     no ``ockam`` binary, a loud line says that interop was not checked, strict
     or not.
 """
@@ -66,14 +66,15 @@ def ockam_binary() -> Optional[str]:
     return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
-# condition name -> (holds now?, (title, line) printed loudly when a skip was allowed by it)
-CONDITIONS: Dict[str, Tuple[Callable[[], bool], Tuple[str, str]]] = {
+# condition name -> (holds now?, (title, line) printed loudly when a skip was allowed by it, or None)
+CONDITIONS: Dict[str, Tuple[Callable[[], bool], Optional[Tuple[str, str]]]] = {
     "no-ockam-binary": (
         lambda: ockam_binary() is None,
         ("INTEROP WITH A REAL OCKAM NODE NOT CHECKED",
-         "no ockam binary: tests/test_interop_ockam.py was skipped; "
-         "run it with OCKAM_BIN=/path/to/ockam OCKAM_INTEROP=1 ./dev test -k interop"),
+         "no ockam binary: the interop tests were skipped; "
+         "run them with OCKAM_BIN=/path/to/ockam OCKAM_INTEROP=1 ./dev test -k interop"),
     ),
+    "no-dist": (lambda: not os.environ.get("OCKAM_PY_DIST"), None),
 }
 
 
@@ -145,7 +146,7 @@ class SkipPolicy:
                 holds, loud = CONDITIONS[entry.when]
                 if holds():
                     self.allowed.append((nodeid, reason, entry))
-                    if loud not in self.loud:
+                    if loud is not None and loud not in self.loud:
                         self.loud.append(loud)
                     return
         self.unexpected.append((nodeid, reason))

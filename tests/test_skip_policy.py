@@ -29,11 +29,19 @@ ALLOWLIST = """
 tests/test_allowed.py::test_param[a-*]  an allowed parameter
 tests/test_module_skip.py  a whole module
 tests/test_interop_ockam.py  when=no-ockam-binary  no ockam here
+tests/test_wheel.py  when=no-dist  ./dev wheels runs it
+"""
+
+WHEEL_LIKE = """
+import os, pytest
+pytestmark = pytest.mark.skipif(not os.environ.get("OCKAM_PY_DIST"), reason="no OCKAM_PY_DIST")
+def test_wheel(): pass
 """
 
 
 def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, files: Dict[str, str], strict: bool = True,
-        allowlist: str = ALLOWLIST, ockam_bin: Optional[str] = None) -> pytest.RunResult:
+        allowlist: str = ALLOWLIST, ockam_bin: Optional[str] = None,
+        dist: Optional[str] = None) -> pytest.RunResult:
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "conftest.py").write_text((HERE / "conftest.py").read_text())
     (pytester.path / "tests" / "skip_allowlist.txt").write_text(allowlist)
@@ -41,6 +49,10 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, files: Dict[
         (pytester.path / "tests" / name).write_text(text)
     monkeypatch.setenv("OCKAM_PY_STRICT_SKIPS", "1" if strict else "0")
     monkeypatch.delenv("OCKAM_INTEROP", raising=False)
+    if dist is None:
+        monkeypatch.delenv("OCKAM_PY_DIST", raising=False)
+    else:
+        monkeypatch.setenv("OCKAM_PY_DIST", dist)
     if ockam_bin is None:
         monkeypatch.delenv("OCKAM_BIN", raising=False)
         monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no ockam on it
@@ -114,3 +126,17 @@ def test_an_entry_without_a_reason_is_refused(pytester: pytest.Pytester, monkeyp
     result = run(pytester, monkeypatch, {"test_x.py": "def test_ok(): pass\n"}, allowlist="tests/test_x.py\n")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*tests/skip_allowlist.txt:1: expected*"])
+
+
+def test_wheel_skip_is_allowed_only_without_a_dist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(pytester, monkeypatch, {"test_wheel.py": WHEEL_LIKE})
+    result.assert_outcomes(skipped=1)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert "NOT CHECKED" not in result.stdout.str()
+
+
+def test_wheel_skip_fails_when_a_dist_is_given(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "import pytest\ndef test_wheel(): pytest.skip('no wheel in it')\n"
+    result = run(pytester, monkeypatch, {"test_wheel.py": body}, dist=str(pytester.path))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["UNEXPECTED SKIP tests/test_wheel.py::test_wheel: no wheel in it"])
