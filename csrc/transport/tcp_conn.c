@@ -23,12 +23,14 @@ enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 
 /* The transport's state in each node: its connections. */
 typedef struct {
-  ock_tcp_conn *conns;
+  ock_list conns;     /* ock_tcp_conn.link, newest first */
   long accepted_open; /* accepted connections open now (max_connections) */
 } tcp_state;
 
+static void state_init(void *state) { ock_list_init(&((tcp_state *)state)->conns); }
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops tcp_ops = {.size = sizeof(tcp_state), .level = OCK_EXT_TRANSPORT, .on_close = on_node_close};
+static const ock_node_ext_ops tcp_ops = {
+    .size = sizeof(tcp_state), .level = OCK_EXT_TRANSPORT, .init = state_init, .on_close = on_node_close};
 
 /* An origin connection held because it feeds this one faster than its peer
  * reads; released when this one drains. Named by address: it may close first. */
@@ -67,8 +69,8 @@ struct ock_tcp_conn {
   ock_call *call;
   const ock_tcp_conn_hooks *hooks;
   void *owner;
-  ock_drain_waiter *waiters;
-  ock_tcp_conn *prev, *next;
+  ock_list waiters; /* ock_drain_waiter.link, newest first */
+  ock_list link;    /* in st->conns */
 };
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -98,7 +100,9 @@ const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c) { return &c->origin
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c) { return c->peer; }
 const char *ock_tcp_conn_address(const ock_tcp_conn *c) { return c->addr; }
 const char *ock_tcp_conn_target(const ock_tcp_conn *c) { return c->target; }
-ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c) { return c->next; }
+ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c) {
+  return c->link.next == &c->st->conns ? NULL : OCK_LIST_ENTRY(c->link.next, ock_tcp_conn, link);
+}
 size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c) { return c->wq_bytes; }
 void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *in, uint64_t *out) {
   *in = c->bytes_in;
@@ -112,7 +116,7 @@ void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, vo
 
 ock_tcp_conn *ock_tcp_conn_first(ock_node *n) {
   tcp_state *st = ock_node_ext(n, &tcp_ops);
-  return st ? st->conns : NULL;
+  return st && !ock_list_empty(&st->conns) ? OCK_LIST_ENTRY(ock_list_first(&st->conns), ock_tcp_conn, link) : NULL;
 }
 
 static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
@@ -124,6 +128,7 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
   c->outgoing = outgoing;
   ock_rand_hex_addr(c->addr);
   ock_buf_init(&c->rbuf);
+  ock_list_init(&c->waiters);
   c->worker = (ock_worker){
       .node = n,
       .addr = c->addr,
@@ -142,9 +147,7 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
       .peer = c->peer,
   };
   /* linked into the node's transport state so node close finds it */
-  c->next = st->conns;
-  if (st->conns) st->conns->prev = c;
-  st->conns = c;
+  ock_list_insert_head(&st->conns, &c->link);
   ock_node_handle_opened(n);
   uv_tcp_init(ock_loop(), &c->tcp);
   uv_timer_init(ock_loop(), &c->timer);
@@ -157,11 +160,7 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
 
 static void conn_free(ock_tcp_conn *c) {
   ock_node *n = c->node;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    c->st->conns = c->next;
-  if (c->next) c->next->prev = c->prev;
+  ock_list_remove(&c->link);
   ock_wpool_free(&c->pool);
   ock_buf_free(&c->rbuf);
   ock_buf_free(&c->head);
@@ -206,31 +205,24 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
 void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w) {
   if (w->conn) return;
   w->conn = c;
-  w->prev = NULL;
-  w->next = c->waiters;
-  if (c->waiters) c->waiters->prev = w;
-  c->waiters = w;
+  ock_list_insert_head(&c->waiters, &w->link);
 }
 
 void ock_drain_waiter_cancel(ock_drain_waiter *w) {
-  ock_tcp_conn *c = w->conn;
-  if (!c) return;
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    c->waiters = w->next;
-  if (w->next) w->next->prev = w->prev;
+  if (!w->conn) return;
+  ock_list_remove(&w->link);
   w->conn = NULL;
 }
 
-/* Calls every waiter once; each may register again. */
+/* Calls every waiter once; each may register again. The waiters are taken
+ * off first, so one that registers again waits for the next wake, and one
+ * that a callback cancels before its turn leaves the taken list cleanly. */
 static void wake_waiters(ock_tcp_conn *c) {
-  ock_drain_waiter *list = c->waiters;
-  c->waiters = NULL;
-  while (list) {
-    ock_drain_waiter *w = list;
-    list = w->next;
-    if (list) list->prev = NULL;
+  ock_list woken;
+  ock_list_move(&c->waiters, &woken);
+  while (!ock_list_empty(&woken)) {
+    ock_drain_waiter *w = OCK_LIST_ENTRY(ock_list_first(&woken), ock_drain_waiter, link);
+    ock_list_remove(&w->link);
     w->conn = NULL;
     w->cb(w);
   }
@@ -259,7 +251,7 @@ static void on_write(uv_write_t *req, int status) {
   c->wq_bytes -= w->buf.len;
   ock_wpool_put(&c->pool, w);
   if (status == 0) arm_write_timer(c);
-  if (c->waiters && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
+  if (!ock_list_empty(&c->waiters) && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
   if (status < 0 && c->state != ST_CLOSING) {
     OCK_INFO("connection %s to %s: write failed: %s", c->addr, c->peer, uv_strerror(status));
     ock_tcp_conn_close(c, status);
@@ -616,16 +608,18 @@ int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
 }
 
 ock_tcp_conn *ock_tcp_conn_find(ock_node *n, const char *target, size_t len, const ock_tcp_conn_hooks *hooks) {
-  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = c->next)
+  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = ock_tcp_conn_next(c))
     if (c->outgoing && c->hooks == hooks && c->state != ST_CLOSING && strlen(c->target) == len &&
         memcmp(c->target, target, len) == 0)
       return c;
   return NULL;
 }
 
-/* The node closes: so does every connection (their owners hear of it). */
+/* The node closes: so does every connection (their owners hear of it).
+ * Closing frees nothing before the handles' close callbacks, so each
+ * connection stays linked while the loop moves past it. */
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   tcp_state *st = state;
-  for (ock_tcp_conn *c = st->conns; c; c = c->next) ock_tcp_conn_close(c, OCK_ECLOSED);
+  OCK_LIST_FOREACH(pos, &st->conns) ock_tcp_conn_close(OCK_LIST_ENTRY(pos, ock_tcp_conn, link), OCK_ECLOSED);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/list.h"
 #include "codec/route.h"
 #include "routing/node_core.h"
 #include "runtime/call.h"
@@ -71,7 +72,7 @@ typedef struct ock_drain_waiter ock_drain_waiter;
 struct ock_drain_waiter {
   void (*cb)(ock_drain_waiter *w);
   ock_tcp_conn *conn; /* set while waiting */
-  ock_drain_waiter *prev, *next;
+  ock_list link;      /* in the connection's waiters while conn is set */
 };
 /* Registers w (once; again after each call of w->cb). */
 void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w);
