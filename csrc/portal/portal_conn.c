@@ -52,7 +52,7 @@ struct portal {
   size_t wq_bytes;
   ock_wpool pool;
   ock_drain_waiter drain;
-  portal *prev, *next;
+  ock_list link; /* in set->conns */
 };
 
 /* Every portal reads into this one buffer and is done with it before the
@@ -100,11 +100,7 @@ static void on_handle_closed(uv_handle_t *h) {
   portal *p = h->data;
   if (--p->handles) return;
   ock_portal_set *set = p->set;
-  if (p->prev)
-    p->prev->next = p->next;
-  else
-    set->conns = p->next;
-  if (p->next) p->next->prev = p->prev;
+  ock_list_remove(&p->link);
   set->open--;
   ock_wpool_free(&p->pool);
   ock_node *n = p->node;
@@ -429,9 +425,7 @@ static portal *portal_new(ock_portal_set *set, int inlet) {
   set->refs++;
   set->open++;
   set->total++;
-  p->next = set->conns;
-  if (set->conns) set->conns->prev = p;
-  set->conns = p;
+  ock_list_insert_head(&set->conns, &p->link);
   ock_router_add(&set->node->router, &p->worker); /* 128 random bits do not collide */
   return p;
 }
@@ -515,6 +509,7 @@ void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_m
 /* The owner holds one reference until it closes, so release happens once. */
 void ock_portal_set_init(ock_portal_set *set, ock_node *n, void (*released)(ock_portal_set *set)) {
   set->node = n;
+  ock_list_init(&set->conns);
   set->refs = 1;
   set->caps = OCK_PORTAL_CAPS;
   set->pong_timeout_ms = OCK_PORTAL_PONG_TIMEOUT_MS;
@@ -534,13 +529,19 @@ void ock_portal_set_list(const ock_portal_set *set, const char *kind, const char
   ock_buf_append(out, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
 }
 
+/* The set's loops below close portal connections as they go: closing frees
+ * nothing before the handles' close callbacks, so each stays linked while
+ * the loop moves past it. */
+static portal *portal_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, portal, link); }
+
 void ock_portal_set_close(ock_portal_set *set) {
-  for (portal *p = set->conns; p; p = p->next) portal_close(p, 1);
+  OCK_LIST_FOREACH(pos, &set->conns) portal_close(portal_of(pos), 1);
 }
 
 void ock_portal_set_origin_closed(ock_portal_set *set, const ock_origin *o) {
   const char *ca = o->address;
-  for (portal *p = set->conns; p; p = p->next) {
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    portal *p = portal_of(pos);
     if (p->state == P_CLOSING || !p->remote.n) continue;
     if (ock_addr_eq(ock_route_at(&p->remote, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {
       p->peer_gone = 1;
@@ -555,27 +556,33 @@ static int route_eq(const ock_route *a, const ock_route *b) {
 }
 
 void ock_portal_set_cancel(ock_portal_set *set, const ock_route *ret) {
-  for (portal *p = set->conns; p; p = p->next)
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    portal *p = portal_of(pos);
     if (p->state == P_HANDSHAKE && route_eq(&p->remote, ret)) {
       p->peer_gone = 1;
       fail(p, "the inlet gave up before the target answered");
     }
+  }
 }
 
 int ock_portal_set_peer_route(const ock_portal_set *set, ock_route *out) {
-  for (const portal *p = set->conns; p; p = p->next)
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    const portal *p = portal_of(pos);
     if (p->state == P_OPEN && p->remote.n > 1) {
       *out = p->remote;
       ock_route_pop_back(out);
       return 0;
     }
+  }
   return OCK_ENOENT;
 }
 
 void ock_portal_set_fail_all(ock_portal_set *set, const char *why) {
-  for (portal *p = set->conns; p; p = p->next)
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    portal *p = portal_of(pos);
     if (p->state == P_OPEN) {
       p->peer_gone = 1;
       fail(p, why);
     }
+  }
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "codec/hostport.h"
@@ -32,28 +33,29 @@ struct inlet {
   ock_worker pinger;
   char ping_addr[OCK_HEX_ADDR_LEN + 1];
   int outstanding;
-  inlet *next;
+  ock_list link; /* in inlets_state.inlets */
 };
 
 typedef struct {
-  inlet *inlets;
+  ock_list inlets; /* newest first */
 } inlets_state;
 
+static void state_init(void *state) { ock_list_init(&((inlets_state *)state)->inlets); }
 static void on_node_close(ock_node *n, void *state);
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o);
-static const ock_node_ext_ops ops = {
-    .size = sizeof(inlets_state), .level = OCK_EXT_SERVICE, .on_close = on_node_close, .on_origin_closed = on_origin_closed};
+static const ock_node_ext_ops ops = {.size = sizeof(inlets_state),
+                                     .level = OCK_EXT_SERVICE,
+                                     .init = state_init,
+                                     .on_close = on_node_close,
+                                     .on_origin_closed = on_origin_closed};
+
+static inlet *inlet_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, inlet, link); }
 
 /* Freed once closed and its last connection is gone. */
 static void inlet_released(ock_portal_set *s) {
   inlet *i = (inlet *)s;
   if (!i->closed) return;
-  inlets_state *st = ock_node_ext(s->node, &ops);
-  for (inlet **pp = &st->inlets; *pp; pp = &(*pp)->next)
-    if (*pp == i) {
-      *pp = i->next;
-      break;
-    }
+  ock_list_remove(&i->link);
   free(i);
 }
 
@@ -125,8 +127,7 @@ int ock_inlet_create(ock_node *n, const char *bind, const ock_route *to, char *b
   i->set.refs++; /* the timer's, dropped in its close callback */
   ock_node_handle_opened(n);
   uv_timer_start(&i->ping_timer, on_ping_timer, PING_INTERVAL_MS, PING_INTERVAL_MS);
-  i->next = st->inlets;
-  st->inlets = i;
+  ock_list_insert_head(&st->inlets, &i->link);
   OCK_INFO("node %s: inlet listening on %s, to %s", n->name, i->bound, i->to_text);
   return 0;
 }
@@ -143,11 +144,14 @@ static void inlet_close(inlet *i) {
 
 int ock_inlet_close(ock_node *n, const char *bound) {
   inlets_state *st = ock_node_ext(n, &ops);
-  for (inlet *i = st ? st->inlets : NULL; i; i = i->next)
+  if (!st) return OCK_ENOENT;
+  OCK_LIST_FOREACH(pos, &st->inlets) {
+    inlet *i = inlet_of(pos);
     if (!i->closed && !strcmp(i->bound, bound)) {
-      inlet_close(i);
+      inlet_close(i); /* may lead to freeing i: the loop ends here */
       return 0;
     }
+  }
   return OCK_ENOENT;
 }
 
@@ -156,20 +160,21 @@ int ock_inlet_close(ock_node *n, const char *bound) {
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   inlets_state *st = state;
-  for (inlet *i = st->inlets, *next; i; i = next) {
-    next = i->next;
-    inlet_close(i);
-  }
+  /* an inlet is freed when its last reference goes, which closing may bring about */
+  OCK_LIST_FOREACH_SAFE(pos, &st->inlets) inlet_close(inlet_of(pos));
 }
 
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o) {
   (void)n;
   inlets_state *st = state;
-  for (inlet *i = st->inlets; i; i = i->next) ock_portal_set_origin_closed(&i->set, o);
+  OCK_LIST_FOREACH(pos, &st->inlets) ock_portal_set_origin_closed(&inlet_of(pos)->set, o);
 }
 
 void ock_inlet_list(ock_node *n, ock_buf *out) {
   inlets_state *st = ock_node_ext(n, &ops);
-  for (inlet *i = st ? st->inlets : NULL; i; i = i->next)
+  if (!st) return;
+  OCK_LIST_FOREACH(pos, &st->inlets) {
+    inlet *i = inlet_of(pos);
     if (!i->closed) ock_portal_set_list(&i->set, "inlet", i->bound, i->to_text, out);
+  }
 }
