@@ -14,6 +14,7 @@
 
 #include "codec/bare.h"
 #include "base/err.h"
+#include "base/list.h"
 #include "runtime/events.h"
 #include "base/log.h"
 #include "runtime/loop.h"
@@ -39,15 +40,19 @@ struct client {
   int backoff_ms;
   uint64_t attempts;
   int handles;
-  client *next;
+  ock_list link; /* in clients_state.clients */
 };
 
 typedef struct {
-  client *clients;
+  ock_list clients; /* newest first */
 } clients_state;
 
+static void state_init(void *state) { ock_list_init(&((clients_state *)state)->clients); }
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops ops = {.size = sizeof(clients_state), .level = OCK_EXT_SERVICE, .on_close = on_node_close};
+static const ock_node_ext_ops ops = {
+    .size = sizeof(clients_state), .level = OCK_EXT_SERVICE, .init = state_init, .on_close = on_node_close};
+
+static client *client_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, client, link); }
 
 static void connect_now(client *c);
 
@@ -212,12 +217,7 @@ static void on_handle_closed(uv_handle_t *h) {
   client *c = h->data;
   if (--c->handles) return;
   ock_node *n = c->node;
-  clients_state *s = state_of(n);
-  for (client **pp = &s->clients; *pp; pp = &(*pp)->next)
-    if (*pp == c) {
-      *pp = c->next;
-      break;
-    }
+  ock_list_remove(&c->link);
   free(c);
   ock_node_handle_closed(n);
   ock_node_handle_closed(n);
@@ -233,15 +233,19 @@ static void client_close(client *c) {
   uv_close((uv_handle_t *)&c->ping_timer, on_handle_closed);
 }
 
+/* client_close frees nothing before the handles' close callbacks: plain iteration. */
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   clients_state *s = state;
-  for (client *c = s->clients; c; c = c->next) client_close(c);
+  OCK_LIST_FOREACH(pos, &s->clients) client_close(client_of(pos));
 }
 
 static client *find(clients_state *s, const char *name) {
-  for (client *c = s->clients; c; c = c->next)
+  if (!s) return NULL;
+  OCK_LIST_FOREACH(pos, &s->clients) {
+    client *c = client_of(pos);
     if (!strcmp(c->name, name) && c->status != OCK_RELAY_CLOSED) return c;
+  }
   return NULL;
 }
 
@@ -309,8 +313,7 @@ int ock_relay_create(ock_node *n, const char *name, const ock_route *at, const o
   ock_node_handle_opened(n);
   c->backoff_ms = o->backoff_min_ms;
   c->status = -1; /* so that the first status is reported */
-  c->next = s->clients;
-  s->clients = c;
+  ock_list_insert_head(&s->clients, &c->link);
   connect_now(c);
   return 0;
 }
@@ -324,7 +327,9 @@ int ock_relay_close(ock_node *n, const char *name) {
 
 void ock_relay_list(ock_node *n, ock_buf *out) {
   clients_state *s = state_of(n);
-  for (client *c = s ? s->clients : NULL; c; c = c->next) {
+  if (!s) return;
+  OCK_LIST_FOREACH(pos, &s->clients) {
+    client *c = client_of(pos);
     if (c->status == OCK_RELAY_CLOSED) continue;
     char line[700];
     int k = snprintf(line, sizeof line, "%s %s %s %llu %s\n", c->name, status_name(c->status),
