@@ -43,7 +43,6 @@ struct portal {
   int caps;
   int reading;
   int sent_eof, got_eof, shut_done, peer_gone, shutting;
-  int dial_pinned;
   int handles;
   int64_t credit;
   uint64_t unacked;
@@ -96,8 +95,8 @@ static void send_credit(portal *p, uint64_t n) {
 
 /* ---- lifetime ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  portal *p = h->data;
+/* Drops one of the things p waits for (its handles, a cancelled lookup). */
+static void portal_unref(portal *p) {
   if (--p->handles) return;
   ock_portal_set *set = p->set;
   ock_list_remove(&p->link);
@@ -108,6 +107,9 @@ static void on_handle_closed(uv_handle_t *h) {
   ock_portal_set_release(set);
   ock_node_handle_closed(n);
 }
+
+static void on_handle_closed(uv_handle_t *h) { portal_unref(h->data); }
+static void on_dial_released(ock_dial *d) { portal_unref(d->data); }
 
 /* Lets the transport connection we held go on reading. */
 static void release_hold(portal *p) {
@@ -125,11 +127,7 @@ static void portal_close(portal *p, int send_disconnect) {
   p->state = P_CLOSING;
   ock_router_remove(&p->node->router, &p->worker);
   ock_drain_waiter_cancel(&p->drain);
-  if (p->dial.resolving) {
-    p->dial_pinned = 1;
-    p->handles++;
-  }
-  ock_dial_cancel(&p->dial);
+  if (ock_dial_cancel(&p->dial, on_dial_released)) p->handles++; /* the lookup returns later */
   uv_close((uv_handle_t *)&p->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&p->timer, on_handle_closed);
 }
@@ -465,14 +463,7 @@ static void on_dial_timeout(uv_timer_t *t) {
 }
 
 static void on_target(ock_dial *d, int status) {
-  portal *p = d->data;
-  if (p->state == P_CLOSING) {
-    if (p->dial_pinned) { /* the cancelled lookup was the last thing holding p */
-      p->dial_pinned = 0;
-      on_handle_closed((uv_handle_t *)&p->timer);
-    }
-    return;
-  }
+  portal *p = d->data; /* not closing: closing cancels the dial, and then it is silent */
   if (status) {
     OCK_INFO("node %s: outlet cannot connect to %s: %s", p->node->name, p->target, uv_strerror(status));
     send_ctl(p, OCK_PORTAL_DISCONNECT, 0); /* a Rust inlet ignores it; ours closes its client at once */

@@ -46,7 +46,6 @@ struct ock_tcp_conn {
   uv_timer_t timer;  /* connect timeout, then the frame clock */
   uv_timer_t wtimer; /* write stall: the peer stopped reading */
   ock_dial dial;
-  int dial_pinned; /* a cancelled lookup still has to call back */
   ock_node *node;
   tcp_state *st;
   ock_worker worker; /* the sender, at a random 32-hex address */
@@ -169,10 +168,13 @@ static void conn_free(ock_tcp_conn *c) {
   ock_node_handle_closed(n);
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-  ock_tcp_conn *c = h->data;
+/* Drops one of the things c waits for (its handles, a cancelled lookup). */
+static void conn_unref(ock_tcp_conn *c) {
   if (--c->open_handles == 0) conn_free(c);
 }
+
+static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
+static void on_dial_released(ock_dial *d) { conn_unref(d->data); }
 
 void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (c->state == ST_CLOSING) return;
@@ -190,11 +192,7 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   c->hooks = NULL;
   if (was_open) ock_node_origin_closed(c->node, &c->origin);
   wake_waiters(c);
-  if (c->dial.resolving) { /* the lookup calls back later: keep the memory until then */
-    c->dial_pinned = 1;
-    c->open_handles++;
-  }
-  ock_dial_cancel(&c->dial);
+  if (ock_dial_cancel(&c->dial, on_dial_released)) c->open_handles++; /* the lookup returns later */
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->wtimer)) uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
@@ -548,14 +546,7 @@ static int become_open(ock_tcp_conn *c) {
 }
 
 static void on_dialed(ock_dial *d, int status) {
-  ock_tcp_conn *c = d->data;
-  if (c->state == ST_CLOSING) {
-    if (c->dial_pinned) {
-      c->dial_pinned = 0;
-      if (--c->open_handles == 0) conn_free(c);
-    }
-    return;
-  }
+  ock_tcp_conn *c = d->data; /* not closing: closing cancels the dial, and then it is silent */
   uv_timer_stop(&c->timer);
   if (status == 0) status = become_open(c);
   if (status) {
