@@ -218,31 +218,14 @@ static void on_write(uv_write_t *req, int status) {
 /* Writes straight to the kernel when nothing is queued; copies only the rest. */
 static void write_data(portal *p, const uint8_t *data, size_t len) {
   if (!len) return;
-  size_t written = 0;
-  if (p->wq_bytes == 0) {
-    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&p->tcp, &b, 1);
-    if (n < 0 && n != UV_EAGAIN) {
-      fail(p, uv_strerror(n));
-      return;
-    }
-    written = n > 0 ? (size_t)n : 0;
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  size_t written;
+  int rc = ock_wpool_send(&p->pool, (uv_stream_t *)&p->tcp, &b, 1, p->wq_bytes == 0, on_write, p, &written);
+  if (rc) {
+    fail(p, ock_strerror(rc)); /* "out of memory", or libuv's words */
+    return;
   }
-  if (written < len) {
-    ock_wreq *w = ock_wpool_get(&p->pool);
-    if (!w || ock_buf_append(&w->buf, data + written, len - written)) {
-      if (w) ock_wpool_put(&p->pool, w);
-      fail(p, "out of memory");
-      return;
-    }
-    w->owner = p;
-    int rc = ock_wpool_write(&p->pool, w, (uv_stream_t *)&p->tcp, on_write);
-    if (rc) {
-      fail(p, uv_strerror(rc));
-      return;
-    }
-    p->wq_bytes += len - written;
-  }
+  p->wq_bytes += len - written;
   if (written) delivered(p, written);
 }
 

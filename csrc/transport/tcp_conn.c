@@ -256,17 +256,23 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
+/* len more bytes are on their way to the kernel: the stall clock starts
+ * with the first of them. */
+static void count_queued(ock_tcp_conn *c, size_t len) {
+  if (c->wq_bytes == 0) {
+    c->wq_bytes = len;
+    arm_write_timer(c);
+  } else {
+    c->wq_bytes += len;
+  }
+  c->bytes_out += len;
+}
+
 static int submit(ock_tcp_conn *c, ock_wreq *w) {
   w->owner = c;
   int rc = ock_wpool_write(&c->pool, w, (uv_stream_t *)&c->tcp, on_write);
   if (rc) return rc;
-  if (c->wq_bytes == 0) {
-    c->wq_bytes = w->buf.len;
-    arm_write_timer(c);
-  } else {
-    c->wq_bytes += w->buf.len;
-  }
-  c->bytes_out += w->buf.len;
+  count_queued(c, w->buf.len);
   return 0;
 }
 
@@ -309,26 +315,6 @@ static void write_preamble(ock_tcp_conn *c) {
   if (!w || ock_buf_push(&w->buf, 0x01) || submit(c, w)) ock_tcp_conn_close(c, OCK_ENOMEM);
 }
 
-/* Queues what uv_try_write left of the frame [head, payload, tail]. */
-static void queue_rest(ock_tcp_conn *c, const uv_buf_t *parts, size_t written) {
-  ock_wreq *w = ock_wpool_get(&c->pool);
-  if (!w) {
-    ock_tcp_conn_close(c, OCK_ENOMEM);
-    return;
-  }
-  for (int i = 0; i < 3; i++) {
-    size_t skip = written < parts[i].len ? written : parts[i].len;
-    written -= skip;
-    if (ock_buf_append(&w->buf, parts[i].base + skip, parts[i].len - skip)) {
-      ock_wpool_put(&c->pool, w);
-      ock_tcp_conn_close(c, OCK_ENOMEM);
-      return;
-    }
-  }
-  int rc = submit(c, w);
-  if (rc) ock_tcp_conn_close(c, rc);
-}
-
 /* The sender worker: pop our address, frame the rest, write it (spec 3.3).
  * When nothing is queued the frame goes straight to the kernel from where
  * the payload lies; only what the socket does not take at once is copied. */
@@ -351,17 +337,14 @@ static void sender_handle(ock_worker *worker, ock_msg *m, const ock_origin *from
     ock_tcp_conn_close(c, OCK_ETOOBIG);
     return;
   }
-  size_t written = 0;
-  if (c->wq_bytes == 0) {
-    int n = uv_try_write((uv_stream_t *)&c->tcp, parts, 3);
-    if (n < 0 && n != UV_EAGAIN) {
-      ock_tcp_conn_close(c, n);
-      return;
-    }
-    written = n > 0 ? (size_t)n : 0;
-    c->bytes_out += written;
+  size_t written;
+  rc = ock_wpool_send(&c->pool, (uv_stream_t *)&c->tcp, parts, 3, c->wq_bytes == 0, on_write, c, &written);
+  c->bytes_out += written;
+  if (rc) {
+    ock_tcp_conn_close(c, rc);
+    return;
   }
-  if (written < total) queue_rest(c, parts, written);
+  if (written < total) count_queued(c, total - written);
   if (from && c->wq_bytes > OCK_TCP_HIGH_WATER && c->state == ST_OPEN) pause_origin(c, from);
 }
 
