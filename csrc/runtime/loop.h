@@ -20,8 +20,6 @@ int ock_loop_start(void);
 int ock_loop_submit(ock_cmd *c);
 /* The loop (its handles are for the loop thread only). */
 uv_loop_t *ock_loop(void);
-/* 1 when the caller is the loop thread. */
-int ock_loop_on_thread(void);
 /* Called on the loop thread when it is asked to stop: closes every node. */
 typedef void (*ock_loop_stop_hook)(void);
 /* Sets the stop hook (once, before the loop starts). */

@@ -95,7 +95,6 @@ ock_tcp_conn *ock_tcp_conn_of(const ock_origin *o) {
   if (!o || o->transport != TRANSPORT) return NULL;
   return (ock_tcp_conn *)((char *)o - offsetof(ock_tcp_conn, origin));
 }
-const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c) { return &c->origin; }
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c) { return c->peer; }
 const char *ock_tcp_conn_address(const ock_tcp_conn *c) { return c->addr; }
 const char *ock_tcp_conn_target(const ock_tcp_conn *c) { return c->target; }

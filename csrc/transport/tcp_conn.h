@@ -46,7 +46,6 @@ ock_tcp_conn *ock_tcp_conn_first(ock_node *n);
 ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
 /* The connection behind origin o, or NULL when o is not a TCP connection's. */
 ock_tcp_conn *ock_tcp_conn_of(const ock_origin *o);
-const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c);
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
 /* The connection whose sender worker is at addr (a LOCAL address), or NULL. */
 ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr addr);
