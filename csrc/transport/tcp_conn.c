@@ -426,7 +426,6 @@ static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
   return 0;
 }
 
-/* Consumes every complete frame at the front of the read buffer. */
 static void on_frame_timeout(uv_timer_t *t) {
   ock_tcp_conn *c = t->data;
   OCK_WARN("connection %s from %s: %s not complete within %ld ms, closing", c->addr, c->peer,
@@ -446,6 +445,7 @@ static void arm_frame_timer(ock_tcp_conn *c, int progress) {
     uv_timer_start(&c->timer, on_frame_timeout, (uint64_t)c->node->limits.frame_timeout_ms, 0);
 }
 
+/* Consumes every complete frame at the front of the read buffer. */
 static int process_input(ock_tcp_conn *c) {
   uint8_t *p = c->rbuf.data;
   size_t len = c->rbuf.len, off = 0;
