@@ -1,7 +1,7 @@
 /* Dialing "host:port": IP literals connect at once, names go through
  * uv_getaddrinfo first. Used by Ockam connections and portal outlets alike.
- * An ock_dial lives inside its owner's struct; everything here runs on the
- * loop thread. */
+ * An ock_dial lives inside its owner's struct and is used on the loop thread;
+ * the sockaddr helpers are pure (any thread). */
 #ifndef OCK_DIAL_H
 #define OCK_DIAL_H
 
@@ -23,8 +23,8 @@ struct ock_dial {
 };
 
 /* Starts connecting tcp (already initialised) to hostport; cb runs once with 0
- * or an error (OCK_EINVAL for a malformed address), unless the dial is
- * cancelled first. Returns 0 or an error (then cb does not run). */
+ * or an error, unless the dial is cancelled first. Returns 0, or an error
+ * (OCK_EINVAL for a malformed address) and then cb does not run. */
 int ock_dial_start(ock_dial *d, uv_tcp_t *tcp, const char *hostport, ock_dial_cb cb);
 /* Stops a dial: cb does not run after this. The owner closes the tcp handle
  * (that ends a pending connect). Returns 0 when nothing of the dial is left
@@ -32,7 +32,8 @@ int ock_dial_start(ock_dial *d, uv_tcp_t *tcp, const char *hostport, ock_dial_cb
  * the owner around it) must stay allocated until released(d) runs, once,
  * from the loop. A dial never started (zeroed) or cancelled before returns 0. */
 int ock_dial_cancel(ock_dial *d, void (*released)(ock_dial *d));
-/* Parses "IP:PORT" (or "localhost:PORT") into ss. Returns 0 or OCK_EINVAL. */
+/* Parses "IP:PORT" (or "localhost:PORT") into ss; port 0 only with
+ * allow_port0 (binding any port). Returns 0 or OCK_EINVAL. */
 int ock_sockaddr_parse(const char *hostport, struct sockaddr_storage *ss, int allow_port0);
 
 /* Writes sa as "IP:PORT" or "[IPv6]:PORT" ("?:0" for another family). */
