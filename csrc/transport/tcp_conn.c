@@ -38,7 +38,7 @@ typedef struct paused {
   ock_drain_waiter waiter; /* first: the drain callback gets this struct */
   char origin[OCK_HEX_ADDR_LEN + 1];
   ock_tcp_conn *dest;
-  struct paused *next;
+  ock_list link; /* in dest->paused */
 } paused;
 
 struct ock_tcp_conn {
@@ -58,7 +58,7 @@ struct ock_tcp_conn {
   int got_preamble;
   int holds;
   int open_handles; /* tcp, timer, wtimer, and a pending getaddrinfo */
-  paused *paused;   /* origins held for this connection's sake */
+  ock_list paused;  /* paused.link: origins held for this connection's sake */
   int close_status;
   ock_buf rbuf;
   ock_wpool pool;
@@ -127,6 +127,7 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
   ock_rand_hex_addr(c->addr);
   ock_buf_init(&c->rbuf);
   ock_list_init(&c->waiters);
+  ock_list_init(&c->paused);
   c->worker = (ock_worker){
       .node = n,
       .addr = c->addr,
@@ -279,11 +280,7 @@ static int submit(ock_tcp_conn *c, ock_wreq *w) {
 static void resume_origin(ock_drain_waiter *w) {
   paused *p = (paused *)w;
   ock_tcp_conn *c = p->dest;
-  for (paused **pp = &c->paused; *pp; pp = &(*pp)->next)
-    if (*pp == p) {
-      *pp = p->next;
-      break;
-    }
+  ock_list_remove(&p->link);
   ock_addr a = {OCK_TT_LOCAL, p->origin, OCK_HEX_ADDR_LEN};
   ock_tcp_conn *o = ock_tcp_conn_by_address(c->node, a);
   if (o) ock_tcp_conn_unhold(o);
@@ -296,15 +293,15 @@ static void resume_origin(ock_drain_waiter *w) {
 static void pause_origin(ock_tcp_conn *c, const ock_origin *from) {
   ock_tcp_conn *o = ock_tcp_conn_of(from);
   if (!o || o == c) return;
-  for (paused *p = c->paused; p; p = p->next)
-    if (!strcmp(p->origin, o->addr)) return;
+  OCK_LIST_FOREACH(pos, &c->paused) {
+    if (!strcmp(OCK_LIST_ENTRY(pos, paused, link)->origin, o->addr)) return;
+  }
   paused *p = calloc(1, sizeof *p);
   if (!p) return; /* max_write_queue still bounds it */
   memcpy(p->origin, o->addr, sizeof p->origin);
   p->dest = c;
   p->waiter.cb = resume_origin;
-  p->next = c->paused;
-  c->paused = p;
+  ock_list_insert_head(&c->paused, &p->link);
   ock_tcp_conn_hold(o);
   ock_tcp_conn_wait_drain(c, &p->waiter);
 }
