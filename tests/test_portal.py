@@ -1,8 +1,9 @@
 """Tests of TCP portals: Node.create_inlet / Node.create_outlet, Inlet / Outlet (stats, close).
 
 Contract: ockam_py/node.py (create_inlet, create_outlet, create_relay), ockam_py/portal.py,
-examples/portal.py, csrc/portal.h (this project's extensions: capability byte in Ping/Pong,
-04 Eof half-close, 05 Credit window) and /work/shared/spec/ockam-wire.md section 6
+examples/portal.py, csrc/portal/portal_conn.h and csrc/codec/portal_msg.h (this project's
+extensions: capability byte in Ping/Pong, 04 Eof half-close, 05 Credit window) and
+/work/shared/spec/ockam-wire.md section 6
 (6.1 encoding, 6.2/6.3 handshake, 6.4 disconnect, 6.5 refused target, 6.8 extensions).
 
 Real sockets on 127.0.0.1, real programs where the docs use them (`curl`,
@@ -58,7 +59,7 @@ IO_TIMEOUT = 10.0  # generous: the machine is small and shared; a broken node fa
 MiB = 1024 * 1024
 RUST_CHUNK = 48 * 1024  # spec 6.1: a Rust 0.139 receiver reads at most 48 KiB per Payload
 
-# portal message types, spec 6.1 and csrc/portal.h
+# portal message types, spec 6.1 and csrc/codec/portal_msg.h
 PING, PONG, DISCONNECT, PAYLOAD, EOF_MSG, CREDIT = 0, 1, 2, 3, 4, 5
 
 
@@ -1122,7 +1123,7 @@ def test_extension_caps_half_close_on_the_wire(raw_outlet):
 def test_extension_caps_credit_window_on_the_wire(raw_outlet, cleanup):
     """With the credit cap (Ping 00 03 -> Pong 01 03) the outlet sends no more than the 2 MiB window until credit (05) is granted."""
     node, outlet, target, peer = raw_outlet
-    window = 2 * MiB  # OCK_PORTAL_WINDOW in csrc/portal.h
+    window = 2 * MiB  # OCK_PORTAL_WINDOW in csrc/codec/portal_msg.h
     s_in = new_hex()
     peer.send([local("outlet")], [local(s_in)], bytes([PING, 0x03]))
     pong = peer.recv_for(s_in)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "codec/hostport.h"
 #include "transport/tcp_conn.h"
@@ -18,27 +19,32 @@ typedef struct entry {
   ock_tcp_listener *listener;
   char listen_addr[OCK_HOSTPORT_CAP]; /* "" when none */
   ock_call *close_call;
-  struct entry *next;
+  ock_list link; /* in g_nodes */
 } entry;
 
 static entry *entry_of(ock_node *n) { return (entry *)((char *)n - offsetof(entry, core)); }
+static entry *entry_at(ock_list *pos) { return OCK_LIST_ENTRY(pos, entry, link); }
 
 /* Every node of the process. The list belongs to the loop thread, but names
  * and listener addresses are also read by other threads (route parsing), so
  * changes to the list and those fields happen under this mutex. */
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static entry *g_nodes;
+static ock_list g_nodes = OCK_LIST_HEAD_INIT(g_nodes); /* newest first */
 static uint32_t g_next_id = 1;
 
 static entry *find_by_name(const char *name, size_t len) {
-  for (entry *e = g_nodes; e; e = e->next)
+  OCK_LIST_FOREACH(pos, &g_nodes) {
+    entry *e = entry_at(pos);
     if (!e->core.closing && strlen(e->core.name) == len && memcmp(e->core.name, name, len) == 0) return e;
+  }
   return NULL;
 }
 
 ock_node *ock_node_by_id(uint32_t id) {
-  for (entry *e = g_nodes; e; e = e->next)
+  OCK_LIST_FOREACH(pos, &g_nodes) {
+    entry *e = entry_at(pos);
     if (e->core.id == id && !e->core.closing) return &e->core;
+  }
   return NULL;
 }
 
@@ -72,11 +78,7 @@ static int valid_name(const char *name) {
 static void entry_free(ock_node *n) {
   entry *e = entry_of(n);
   pthread_mutex_lock(&g_mu);
-  for (entry **pp = &g_nodes; *pp; pp = &(*pp)->next)
-    if (*pp == e) {
-      *pp = e->next;
-      break;
-    }
+  ock_list_remove(&e->link);
   pthread_mutex_unlock(&g_mu);
   ock_node_core_free(n);
   if (e->close_call) ock_call_finish(e->close_call, 0);
@@ -108,8 +110,7 @@ int ock_node_create(const char *name, const char *listen, ock_node **out, char *
     return OCK_EEXIST;
   }
   e->core.id = g_next_id++;
-  e->next = g_nodes;
-  g_nodes = e;
+  ock_list_insert_head(&g_nodes, &e->link);
   pthread_mutex_unlock(&g_mu);
   int rc = listen ? start_listener(e, listen, err, errcap) : 0;
   if (rc) {
@@ -140,13 +141,10 @@ void ock_node_close(ock_node *n, ock_call *call) {
 
 void ock_node_close_all(void) {
   /* a node with nothing open is freed inside ock_node_close: read next first */
-  for (entry *e = g_nodes, *next; e; e = next) {
-    next = e->next;
-    ock_node_close(&e->core, NULL);
-  }
+  OCK_LIST_FOREACH_SAFE(pos, &g_nodes) ock_node_close(&entry_at(pos)->core, NULL);
 }
 
 void ock_node_forget_after_fork(void) {
   pthread_mutex_init(&g_mu, NULL);
-  g_nodes = NULL; /* the parent's memory stays as it was: nothing here may touch it */
+  ock_list_init(&g_nodes); /* the parent's memory stays as it was: nothing here may touch it */
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "node/send.h"
@@ -20,27 +21,24 @@ struct ock_request {
   uint64_t id;
   int timeout_ms;
   int done;
-  ock_request *prev, *next;
+  ock_list link; /* in requests_state.requests */
 };
 
 /* The requests of a node, named by id so that nobody holds a dangling pointer. */
 typedef struct {
-  ock_request *requests;
+  ock_list requests; /* ock_request.link, newest first */
   uint64_t next_id;
 } requests_state;
 
+static void state_init(void *state) { ock_list_init(&((requests_state *)state)->requests); }
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops ops = {.size = sizeof(requests_state), .level = OCK_EXT_NODE, .on_close = on_node_close};
+static const ock_node_ext_ops ops = {
+    .size = sizeof(requests_state), .level = OCK_EXT_NODE, .init = state_init, .on_close = on_node_close};
 
 static void on_timer_closed(uv_handle_t *h) {
   ock_request *r = h->data;
   ock_node *n = r->node;
-  requests_state *st = ock_node_ext(n, &ops); /* exists: r is in it */
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    st->requests = r->next;
-  if (r->next) r->next->prev = r->prev;
+  ock_list_remove(&r->link);
   free(r);
   ock_node_handle_closed(n);
 }
@@ -73,7 +71,9 @@ static void on_timeout(uv_timer_t *t) {
 /* A connection the request needed failed (ock_send_failed). */
 static void on_send_failed(ock_node *n, uint64_t id, int rc, const char *why) {
   requests_state *st = ock_node_ext(n, &ops);
-  for (ock_request *r = st ? st->requests : NULL; r; r = r->next) {
+  if (!st) return;
+  OCK_LIST_FOREACH(pos, &st->requests) {
+    ock_request *r = OCK_LIST_ENTRY(pos, ock_request, link);
     if (r->id != id) continue;
     if (!r->done) {
       ock_call_fail(r->call, rc, "%s", why);
@@ -83,9 +83,11 @@ static void on_send_failed(ock_node *n, uint64_t id, int rc, const char *why) {
   }
 }
 
+/* finish() frees nothing before the timer's close callback: plain iteration. */
 static void on_node_close(ock_node *n, void *state) {
   requests_state *st = state;
-  for (ock_request *r = st->requests; r; r = r->next) {
+  OCK_LIST_FOREACH(pos, &st->requests) {
+    ock_request *r = OCK_LIST_ENTRY(pos, ock_request, link);
     if (r->done) continue;
     ock_call_fail(r->call, OCK_ECLOSED, "node '%s' was closed", n->name);
     finish(r);
@@ -116,9 +118,7 @@ void ock_request_start(ock_node *n, const ock_route *onward, const void *payload
   uv_timer_init(ock_loop(), &r->timer);
   r->timer.data = r;
   ock_node_handle_opened(n);
-  r->next = st->requests;
-  if (st->requests) st->requests->prev = r;
-  st->requests = r;
+  ock_list_insert_head(&st->requests, &r->link);
   uv_timer_start(&r->timer, on_timeout, (uint64_t)timeout_ms, 0);
 
   ock_msg m;

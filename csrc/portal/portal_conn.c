@@ -43,7 +43,6 @@ struct portal {
   int caps;
   int reading;
   int sent_eof, got_eof, shut_done, peer_gone, shutting;
-  int dial_pinned;
   int handles;
   int64_t credit;
   uint64_t unacked;
@@ -52,7 +51,7 @@ struct portal {
   size_t wq_bytes;
   ock_wpool pool;
   ock_drain_waiter drain;
-  portal *prev, *next;
+  ock_list link; /* in set->conns */
 };
 
 /* Every portal reads into this one buffer and is done with it before the
@@ -96,15 +95,11 @@ static void send_credit(portal *p, uint64_t n) {
 
 /* ---- lifetime ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  portal *p = h->data;
+/* Drops one of the things p waits for (its handles, a cancelled lookup). */
+static void portal_unref(portal *p) {
   if (--p->handles) return;
   ock_portal_set *set = p->set;
-  if (p->prev)
-    p->prev->next = p->next;
-  else
-    set->conns = p->next;
-  if (p->next) p->next->prev = p->prev;
+  ock_list_remove(&p->link);
   set->open--;
   ock_wpool_free(&p->pool);
   ock_node *n = p->node;
@@ -112,6 +107,9 @@ static void on_handle_closed(uv_handle_t *h) {
   ock_portal_set_release(set);
   ock_node_handle_closed(n);
 }
+
+static void on_handle_closed(uv_handle_t *h) { portal_unref(h->data); }
+static void on_dial_released(ock_dial *d) { portal_unref(d->data); }
 
 /* Lets the transport connection we held go on reading. */
 static void release_hold(portal *p) {
@@ -129,11 +127,7 @@ static void portal_close(portal *p, int send_disconnect) {
   p->state = P_CLOSING;
   ock_router_remove(&p->node->router, &p->worker);
   ock_drain_waiter_cancel(&p->drain);
-  if (p->dial.resolving) {
-    p->dial_pinned = 1;
-    p->handles++;
-  }
-  ock_dial_cancel(&p->dial);
+  if (ock_dial_cancel(&p->dial, on_dial_released)) p->handles++; /* the lookup returns later */
   uv_close((uv_handle_t *)&p->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&p->timer, on_handle_closed);
 }
@@ -224,31 +218,14 @@ static void on_write(uv_write_t *req, int status) {
 /* Writes straight to the kernel when nothing is queued; copies only the rest. */
 static void write_data(portal *p, const uint8_t *data, size_t len) {
   if (!len) return;
-  size_t written = 0;
-  if (p->wq_bytes == 0) {
-    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&p->tcp, &b, 1);
-    if (n < 0 && n != UV_EAGAIN) {
-      fail(p, uv_strerror(n));
-      return;
-    }
-    written = n > 0 ? (size_t)n : 0;
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  size_t written;
+  int rc = ock_wpool_send(&p->pool, (uv_stream_t *)&p->tcp, &b, 1, p->wq_bytes == 0, on_write, p, &written);
+  if (rc) {
+    fail(p, ock_strerror(rc)); /* "out of memory", or libuv's words */
+    return;
   }
-  if (written < len) {
-    ock_wreq *w = ock_wpool_get(&p->pool);
-    if (!w || ock_buf_append(&w->buf, data + written, len - written)) {
-      if (w) ock_wpool_put(&p->pool, w);
-      fail(p, "out of memory");
-      return;
-    }
-    w->owner = p;
-    int rc = ock_wpool_write(&p->pool, w, (uv_stream_t *)&p->tcp, on_write);
-    if (rc) {
-      fail(p, uv_strerror(rc));
-      return;
-    }
-    p->wq_bytes += len - written;
-  }
+  p->wq_bytes += len - written;
   if (written) delivered(p, written);
 }
 
@@ -429,9 +406,7 @@ static portal *portal_new(ock_portal_set *set, int inlet) {
   set->refs++;
   set->open++;
   set->total++;
-  p->next = set->conns;
-  if (set->conns) set->conns->prev = p;
-  set->conns = p;
+  ock_list_insert_head(&set->conns, &p->link);
   ock_router_add(&set->node->router, &p->worker); /* 128 random bits do not collide */
   return p;
 }
@@ -471,14 +446,7 @@ static void on_dial_timeout(uv_timer_t *t) {
 }
 
 static void on_target(ock_dial *d, int status) {
-  portal *p = d->data;
-  if (p->state == P_CLOSING) {
-    if (p->dial_pinned) { /* the cancelled lookup was the last thing holding p */
-      p->dial_pinned = 0;
-      on_handle_closed((uv_handle_t *)&p->timer);
-    }
-    return;
-  }
+  portal *p = d->data; /* not closing: closing cancels the dial, and then it is silent */
   if (status) {
     OCK_INFO("node %s: outlet cannot connect to %s: %s", p->node->name, p->target, uv_strerror(status));
     send_ctl(p, OCK_PORTAL_DISCONNECT, 0); /* a Rust inlet ignores it; ours closes its client at once */
@@ -515,6 +483,7 @@ void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_m
 /* The owner holds one reference until it closes, so release happens once. */
 void ock_portal_set_init(ock_portal_set *set, ock_node *n, void (*released)(ock_portal_set *set)) {
   set->node = n;
+  ock_list_init(&set->conns);
   set->refs = 1;
   set->caps = OCK_PORTAL_CAPS;
   set->pong_timeout_ms = OCK_PORTAL_PONG_TIMEOUT_MS;
@@ -534,13 +503,19 @@ void ock_portal_set_list(const ock_portal_set *set, const char *kind, const char
   ock_buf_append(out, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
 }
 
+/* The set's loops below close portal connections as they go: closing frees
+ * nothing before the handles' close callbacks, so each stays linked while
+ * the loop moves past it. */
+static portal *portal_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, portal, link); }
+
 void ock_portal_set_close(ock_portal_set *set) {
-  for (portal *p = set->conns; p; p = p->next) portal_close(p, 1);
+  OCK_LIST_FOREACH(pos, &set->conns) portal_close(portal_of(pos), 1);
 }
 
 void ock_portal_set_origin_closed(ock_portal_set *set, const ock_origin *o) {
   const char *ca = o->address;
-  for (portal *p = set->conns; p; p = p->next) {
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    portal *p = portal_of(pos);
     if (p->state == P_CLOSING || !p->remote.n) continue;
     if (ock_addr_eq(ock_route_at(&p->remote, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {
       p->peer_gone = 1;
@@ -555,27 +530,33 @@ static int route_eq(const ock_route *a, const ock_route *b) {
 }
 
 void ock_portal_set_cancel(ock_portal_set *set, const ock_route *ret) {
-  for (portal *p = set->conns; p; p = p->next)
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    portal *p = portal_of(pos);
     if (p->state == P_HANDSHAKE && route_eq(&p->remote, ret)) {
       p->peer_gone = 1;
       fail(p, "the inlet gave up before the target answered");
     }
+  }
 }
 
 int ock_portal_set_peer_route(const ock_portal_set *set, ock_route *out) {
-  for (const portal *p = set->conns; p; p = p->next)
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    const portal *p = portal_of(pos);
     if (p->state == P_OPEN && p->remote.n > 1) {
       *out = p->remote;
       ock_route_pop_back(out);
       return 0;
     }
+  }
   return OCK_ENOENT;
 }
 
 void ock_portal_set_fail_all(ock_portal_set *set, const char *why) {
-  for (portal *p = set->conns; p; p = p->next)
+  OCK_LIST_FOREACH(pos, &set->conns) {
+    portal *p = portal_of(pos);
     if (p->state == P_OPEN) {
       p->peer_gone = 1;
       fail(p, why);
     }
+  }
 }

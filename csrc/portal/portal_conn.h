@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/list.h"
 #include "codec/message.h"
 #include "codec/portal_msg.h"
 #include "routing/node_core.h"
@@ -27,7 +28,7 @@
  * until it closes). */
 typedef struct ock_portal_set {
   ock_node *node;
-  struct portal *conns;
+  ock_list conns; /* the portal connections, newest first */
   int refs;
   int caps;              /* what this side offers */
   int pong_timeout_ms;   /* inlet: how long to wait for a Pong */

@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
-#include "base/rand.h"
 #include "codec/hostport.h"
 #include "portal/portal_conn.h"
-#include "runtime/loop.h"
+#include "services/pinger.h"
 #include "transport/tcp_listener.h"
 
 /* While an inlet has open portal connections it pings the outlet node's echo
@@ -28,32 +28,30 @@ struct inlet {
   ock_route to;
   char to_text[512];
   int closed;
-  uv_timer_t ping_timer;
-  ock_worker pinger;
-  char ping_addr[OCK_HEX_ADDR_LEN + 1];
-  int outstanding;
-  inlet *next;
+  ock_pinger pinger; /* holds a reference on set until it closed */
+  ock_list link; /* in inlets_state.inlets */
 };
 
 typedef struct {
-  inlet *inlets;
+  ock_list inlets; /* newest first */
 } inlets_state;
 
+static void state_init(void *state) { ock_list_init(&((inlets_state *)state)->inlets); }
 static void on_node_close(ock_node *n, void *state);
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o);
-static const ock_node_ext_ops ops = {
-    .size = sizeof(inlets_state), .level = OCK_EXT_SERVICE, .on_close = on_node_close, .on_origin_closed = on_origin_closed};
+static const ock_node_ext_ops ops = {.size = sizeof(inlets_state),
+                                     .level = OCK_EXT_SERVICE,
+                                     .init = state_init,
+                                     .on_close = on_node_close,
+                                     .on_origin_closed = on_origin_closed};
+
+static inlet *inlet_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, inlet, link); }
 
 /* Freed once closed and its last connection is gone. */
 static void inlet_released(ock_portal_set *s) {
   inlet *i = (inlet *)s;
   if (!i->closed) return;
-  inlets_state *st = ock_node_ext(s->node, &ops);
-  for (inlet **pp = &st->inlets; *pp; pp = &(*pp)->next)
-    if (*pp == i) {
-      *pp = i->next;
-      break;
-    }
+  ock_list_remove(&i->link);
   free(i);
 }
 
@@ -65,40 +63,23 @@ static int inlet_accept(ock_node *n, uv_stream_t *server, void *arg) {
   return ock_portal_accept(&i->set, server, &i->to);
 }
 
-static void pinger_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
-  (void)m, (void)from;
-  ((inlet *)w->ctx)->outstanding = 0;
+/* The pings follow an open portal connection's route to the outlet's node;
+ * with none open there is nothing to watch. */
+static int ping_route(ock_pinger *p, ock_route *out) {
+  inlet *i = p->data;
+  return ock_portal_set_peer_route(&i->set, out);
 }
 
-static void on_ping_timer(uv_timer_t *t) {
-  inlet *i = t->data;
-  ock_route route;
-  if (ock_portal_set_peer_route(&i->set, &route)) { /* nothing open: nothing to watch */
-    i->outstanding = 0;
-    return;
-  }
-  if (i->outstanding >= PING_MISSES) {
-    OCK_WARN("node %s: inlet %s: the outlet's node stopped answering pings, closing its clients", i->set.node->name,
-             i->bound);
-    ock_portal_set_fail_all(&i->set, "the outlet's node stopped answering");
-    i->outstanding = 0;
-    return;
-  }
-  static const uint8_t ping[9] = {0x1b, 0, 0, 0, 0, 0, 0, 0, 1}; /* a CBOR u64, as Ockam's sessions send */
-  ock_msg m;
-  ock_msg_init(&m, ping, sizeof ping);
-  m.onward = route;
-  if (ock_route_push_back(&m.onward, OCK_TT_LOCAL, "echo", 4)) return;
-  ock_route_push_back(&m.ret, OCK_TT_LOCAL, i->ping_addr, OCK_HEX_ADDR_LEN);
-  i->outstanding++;
-  ock_node_dispatch(i->set.node, &m, NULL);
+static void ping_dead(ock_pinger *p) {
+  inlet *i = p->data;
+  OCK_WARN("node %s: inlet %s: the outlet's node stopped answering pings, closing its clients", i->set.node->name,
+           i->bound);
+  ock_portal_set_fail_all(&i->set, "the outlet's node stopped answering");
 }
 
-static void on_ping_timer_closed(uv_handle_t *h) {
-  inlet *i = h->data;
-  ock_node *n = i->set.node;
+static void on_pinger_closed(ock_pinger *p) {
+  inlet *i = p->data;
   ock_portal_set_release(&i->set); /* may free i */
-  ock_node_handle_closed(n);
 }
 
 int ock_inlet_create(ock_node *n, const char *bind, const ock_route *to, char *bound, size_t cap, char *err,
@@ -116,17 +97,12 @@ int ock_inlet_create(ock_node *n, const char *bind, const ock_route *to, char *b
   }
   snprintf(i->bound, sizeof i->bound, "%s", ock_tcp_listener_address(i->listener));
   snprintf(bound, cap, "%s", i->bound);
-  ock_rand_hex_addr(i->ping_addr);
-  i->pinger = (ock_worker){.node = n, .addr = i->ping_addr, .addr_len = OCK_HEX_ADDR_LEN, .fc = OCK_FC_ALL,
-                           .handle = pinger_handle, .ctx = i, .kind = "inlet"};
-  ock_router_add(&n->router, &i->pinger);
-  uv_timer_init(ock_loop(), &i->ping_timer);
-  i->ping_timer.data = i;
-  i->set.refs++; /* the timer's, dropped in its close callback */
-  ock_node_handle_opened(n);
-  uv_timer_start(&i->ping_timer, on_ping_timer, PING_INTERVAL_MS, PING_INTERVAL_MS);
-  i->next = st->inlets;
-  st->inlets = i;
+  ock_pinger_opts po = {.interval_ms = PING_INTERVAL_MS, .misses = PING_MISSES, .random_payload = 0,
+                        .kind = "inlet", .route = ping_route, .on_dead = ping_dead};
+  ock_pinger_init(&i->pinger, n, &po, i);
+  i->set.refs++; /* the pinger's, dropped when it closed */
+  ock_pinger_start(&i->pinger);
+  ock_list_insert_head(&st->inlets, &i->link);
   OCK_INFO("node %s: inlet listening on %s, to %s", n->name, i->bound, i->to_text);
   return 0;
 }
@@ -134,8 +110,7 @@ int ock_inlet_create(ock_node *n, const char *bind, const ock_route *to, char *b
 static void inlet_close(inlet *i) {
   if (i->closed) return;
   i->closed = 1;
-  ock_router_remove(&i->set.node->router, &i->pinger);
-  uv_close((uv_handle_t *)&i->ping_timer, on_ping_timer_closed);
+  ock_pinger_close(&i->pinger, on_pinger_closed);
   ock_tcp_listener_close(i->listener);
   ock_portal_set_close(&i->set);
   ock_portal_set_release(&i->set);
@@ -143,11 +118,14 @@ static void inlet_close(inlet *i) {
 
 int ock_inlet_close(ock_node *n, const char *bound) {
   inlets_state *st = ock_node_ext(n, &ops);
-  for (inlet *i = st ? st->inlets : NULL; i; i = i->next)
+  if (!st) return OCK_ENOENT;
+  OCK_LIST_FOREACH(pos, &st->inlets) {
+    inlet *i = inlet_of(pos);
     if (!i->closed && !strcmp(i->bound, bound)) {
-      inlet_close(i);
+      inlet_close(i); /* may lead to freeing i: the loop ends here */
       return 0;
     }
+  }
   return OCK_ENOENT;
 }
 
@@ -156,20 +134,21 @@ int ock_inlet_close(ock_node *n, const char *bound) {
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   inlets_state *st = state;
-  for (inlet *i = st->inlets, *next; i; i = next) {
-    next = i->next;
-    inlet_close(i);
-  }
+  /* an inlet is freed when its last reference goes, which closing may bring about */
+  OCK_LIST_FOREACH_SAFE(pos, &st->inlets) inlet_close(inlet_of(pos));
 }
 
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o) {
   (void)n;
   inlets_state *st = state;
-  for (inlet *i = st->inlets; i; i = i->next) ock_portal_set_origin_closed(&i->set, o);
+  OCK_LIST_FOREACH(pos, &st->inlets) ock_portal_set_origin_closed(&inlet_of(pos)->set, o);
 }
 
 void ock_inlet_list(ock_node *n, ock_buf *out) {
   inlets_state *st = ock_node_ext(n, &ops);
-  for (inlet *i = st ? st->inlets : NULL; i; i = i->next)
+  if (!st) return;
+  OCK_LIST_FOREACH(pos, &st->inlets) {
+    inlet *i = inlet_of(pos);
     if (!i->closed) ock_portal_set_list(&i->set, "inlet", i->bound, i->to_text, out);
+  }
 }

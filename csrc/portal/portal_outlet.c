@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "codec/hostport.h"
 #include "codec/portal_msg.h"
@@ -19,28 +20,29 @@ struct outlet {
   char addr[OCK_ADDR_MAX_LEN + 1];
   char target[OCK_HOSTPORT_CAP];
   int closed;
-  outlet *next;
+  ock_list link; /* in outlets_state.outlets */
 };
 
 typedef struct {
-  outlet *outlets;
+  ock_list outlets; /* newest first */
 } outlets_state;
 
+static void state_init(void *state) { ock_list_init(&((outlets_state *)state)->outlets); }
 static void on_node_close(ock_node *n, void *state);
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o);
-static const ock_node_ext_ops ops = {
-    .size = sizeof(outlets_state), .level = OCK_EXT_SERVICE, .on_close = on_node_close, .on_origin_closed = on_origin_closed};
+static const ock_node_ext_ops ops = {.size = sizeof(outlets_state),
+                                     .level = OCK_EXT_SERVICE,
+                                     .init = state_init,
+                                     .on_close = on_node_close,
+                                     .on_origin_closed = on_origin_closed};
+
+static outlet *outlet_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, outlet, link); }
 
 /* Freed once closed and its last connection is gone. */
 static void outlet_released(ock_portal_set *s) {
   outlet *o = (outlet *)s;
   if (!o->closed) return;
-  outlets_state *st = ock_node_ext(s->node, &ops);
-  for (outlet **pp = &st->outlets; *pp; pp = &(*pp)->next)
-    if (*pp == o) {
-      *pp = o->next;
-      break;
-    }
+  ock_list_remove(&o->link);
   free(o);
 }
 
@@ -88,8 +90,7 @@ int ock_outlet_create(ock_node *n, const char *target, const char *addr, char *e
     snprintf(err, errcap, "node '%s' already has a worker at '%s'", n->name, addr);
     return OCK_EEXIST;
   }
-  o->next = st->outlets;
-  st->outlets = o;
+  ock_list_insert_head(&st->outlets, &o->link);
   OCK_INFO("node %s: outlet %s to %s", n->name, o->addr, o->target);
   return 0;
 }
@@ -104,11 +105,14 @@ static void outlet_close(outlet *o) {
 
 int ock_outlet_close(ock_node *n, const char *addr) {
   outlets_state *st = ock_node_ext(n, &ops);
-  for (outlet *o = st ? st->outlets : NULL; o; o = o->next)
+  if (!st) return OCK_ENOENT;
+  OCK_LIST_FOREACH(pos, &st->outlets) {
+    outlet *o = outlet_of(pos);
     if (!o->closed && !strcmp(o->addr, addr)) {
-      outlet_close(o);
+      outlet_close(o); /* may free o: the loop ends here */
       return 0;
     }
+  }
   return OCK_ENOENT;
 }
 
@@ -117,20 +121,21 @@ int ock_outlet_close(ock_node *n, const char *addr) {
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   outlets_state *st = state;
-  for (outlet *o = st->outlets, *next; o; o = next) {
-    next = o->next;
-    outlet_close(o);
-  }
+  /* an outlet with no connection is freed inside outlet_close */
+  OCK_LIST_FOREACH_SAFE(pos, &st->outlets) outlet_close(outlet_of(pos));
 }
 
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *org) {
   (void)n;
   outlets_state *st = state;
-  for (outlet *o = st->outlets; o; o = o->next) ock_portal_set_origin_closed(&o->set, org);
+  OCK_LIST_FOREACH(pos, &st->outlets) ock_portal_set_origin_closed(&outlet_of(pos)->set, org);
 }
 
 void ock_outlet_list(ock_node *n, ock_buf *out) {
   outlets_state *st = ock_node_ext(n, &ops);
-  for (outlet *o = st ? st->outlets : NULL; o; o = o->next)
+  if (!st) return;
+  OCK_LIST_FOREACH(pos, &st->outlets) {
+    outlet *o = outlet_of(pos);
     if (!o->closed) ock_portal_set_list(&o->set, "outlet", o->addr, o->target, out);
+  }
 }

@@ -31,6 +31,7 @@ void *ock_node_ext(ock_node *n, const ock_node_ext_ops *ops) {
   ock_ext_slot *e = calloc(1, sizeof *e + ops->size);
   if (!e) return NULL;
   e->ops = ops;
+  if (ops->init) ops->init(e->state);
   /* kept in level order, highest first: the order modules close in */
   for (pp = &n->exts; *pp && (*pp)->ops->level >= ops->level; pp = &(*pp)->next) {
   }

@@ -39,12 +39,13 @@ struct ock_node {
  * secure channel can still send Close over its connection. */
 enum { OCK_EXT_TRANSPORT = 10, OCK_EXT_NODE = 20, OCK_EXT_SECURE = 25, OCK_EXT_SERVICE = 30 };
 
-/* A module's per-node state: made (zeroed) on first use, told when the node
- * starts closing and when an origin (a connection) closes, freed with the
- * node after every handle closed. */
+/* A module's per-node state: made (zeroed, then `init`) on first use, told
+ * when the node starts closing and when an origin (a connection) closes,
+ * freed with the node after every handle closed. */
 typedef struct ock_node_ext_ops {
   size_t size;
   int level; /* OCK_EXT_* */
+  void (*init)(void *state); /* may be NULL: what zeroed memory does not set (list heads) */
   void (*on_close)(ock_node *n, void *state);
   void (*on_origin_closed)(ock_node *n, void *state, const ock_origin *o);
 } ock_node_ext_ops;
@@ -71,8 +72,8 @@ void ock_node_dispatch(ock_node *n, ock_msg *m, const ock_origin *from);
 /* Installs the node's grant function (one per node; NULL removes it). */
 void ock_node_set_grant(ock_node *n, ock_grant_fn fn, void *ctx);
 
-/* The state of module `ops` for node n, made (zeroed) when first asked for.
- * NULL only when out of memory. */
+/* The state of module `ops` for node n, made (zeroed, then ops->init) when
+ * first asked for. NULL only when out of memory. */
 void *ock_node_ext(ock_node *n, const ock_node_ext_ops *ops);
 /* Tells every module that origin o (a connection) is closing. */
 void ock_node_origin_closed(ock_node *n, const ock_origin *o);

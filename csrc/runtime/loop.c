@@ -27,10 +27,7 @@ static struct {
   int abandoned; /* a stop timed out: that thread may still use loop */
 } L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static __thread int on_loop_thread;
-
 uv_loop_t *ock_loop(void) { return &L.loop; }
-int ock_loop_on_thread(void) { return on_loop_thread; }
 void ock_loop_set_stop_hook(ock_loop_stop_hook hook) { L.stop_hook = hook; }
 
 static void close_walk(uv_handle_t *h, void *arg) {
@@ -66,7 +63,6 @@ static void on_wake(uv_async_t *a) {
 
 static void *thread_main(void *arg) {
   (void)arg;
-  on_loop_thread = 1;
   pthread_setname_np(pthread_self(), "ockam_py-loop"); /* for ps, gdb and /proc */
   uv_run(&L.loop, UV_RUN_DEFAULT);
   /* Anything a node forgot to close is closed here so the loop can end. */

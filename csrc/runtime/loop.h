@@ -13,24 +13,27 @@ struct ock_cmd {
 };
 
 /* Starts the loop thread if it is not running. Returns 0, a libuv error, or
- * OCK_EBUSY when an earlier stop timed out and left its thread behind. */
+ * OCK_EBUSY when an earlier stop timed out and left its thread behind. Any
+ * thread but the loop's. */
 int ock_loop_start(void);
-/* Queues c for the loop thread. Returns OCK_ECLOSED when the loop is stopped
- * (c is then not run and still belongs to the caller). */
+/* Queues c for the loop thread (which then owns it). Returns OCK_ECLOSED when
+ * the loop is stopped (c is then not run and still belongs to the caller).
+ * Any thread. */
 int ock_loop_submit(ock_cmd *c);
-/* The loop (its handles are for the loop thread only). */
+/* The loop, for initialising handles on the loop thread (its handles are for
+ * the loop thread only). */
 uv_loop_t *ock_loop(void);
-/* 1 when the caller is the loop thread. */
-int ock_loop_on_thread(void);
 /* Called on the loop thread when it is asked to stop: closes every node. */
 typedef void (*ock_loop_stop_hook)(void);
-/* Sets the stop hook (once, before the loop starts). */
+/* Sets the stop hook (once, before the loop starts, from the thread that
+ * starts it). */
 void ock_loop_set_stop_hook(ock_loop_stop_hook hook);
 /* Stops the loop: runs the stop hook, lets handles close, joins the thread.
  * Waits at most timeout_ms; past that the thread is left behind detached so
- * process exit never hangs. Safe to call when the loop never started. */
+ * process exit never hangs. Safe to call when the loop never started. Any
+ * thread but the loop's (it waits for that one). */
 void ock_loop_stop(int timeout_ms);
-/* For a fork()ed child: close the parent's loop's descriptors and forget the
+/* In a fork()ed child: close the parent's loop's descriptors and forget the
  * loop (its thread does not exist in the child), so the child can start its
  * own. The parent's memory is left as it was: nothing may touch it. */
 void ock_loop_forget_after_fork(void);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "node/send.h"
@@ -38,11 +39,11 @@ struct ock_channel {
   uv_timer_t timer;
   int timeout_ms;
   ock_call *call; /* initiator: finished when the handshake is */
-  ock_channel *prev, *next;
+  ock_list link;  /* in channels_state.channels */
 };
 
 typedef struct {
-  ock_channel *channels;
+  ock_list channels; /* ock_channel.link, newest first */
   uint64_t next_id;
   size_t responding; /* responders still in handshake */
   /* Buffers for the plaintexts of this node's channels, kept between
@@ -56,10 +57,14 @@ enum { SCRATCH_ENCRYPT, SCRATCH_DECRYPT };
 /* Capacity a scratch buffer keeps after a message (bigger ones give back the rest). */
 #define SCRATCH_KEEP (4u * 1024 * 1024)
 
+static void state_init(void *state) { ock_list_init(&((channels_state *)state)->channels); }
 static void on_node_close(ock_node *n, void *state);
 /* Above the transport and the node (so Close still goes out), below the
  * services and portals that route through channels. */
-static const ock_node_ext_ops ops = {.size = sizeof(channels_state), .level = OCK_EXT_SECURE, .on_close = on_node_close};
+static const ock_node_ext_ops ops = {
+    .size = sizeof(channels_state), .level = OCK_EXT_SECURE, .init = state_init, .on_close = on_node_close};
+
+static ock_channel *channel_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, ock_channel, link); }
 
 static void channel_close(ock_channel *c, int send_close, int rc, const char *why);
 
@@ -313,12 +318,7 @@ static void decryptor_handle(ock_worker *w, ock_msg *m, const ock_origin *from) 
 static void on_timer_closed(uv_handle_t *h) {
   ock_channel *c = h->data;
   ock_node *n = c->node;
-  channels_state *st = ock_node_ext(n, &ops); /* exists: c is in it */
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    st->channels = c->next;
-  if (c->next) c->next->prev = c->prev;
+  ock_list_remove(&c->link);
   ock_sc_trust_free(&c->trust);
   free(c);
   ock_node_handle_closed(n);
@@ -356,7 +356,8 @@ static void on_timeout(uv_timer_t *t) {
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   channels_state *st = state;
-  for (ock_channel *c = st->channels; c; c = c->next) channel_close(c, 1, OCK_ECLOSED, "the node was closed");
+  /* channel_close frees nothing before the timer's close callback: plain walk */
+  OCK_LIST_FOREACH(pos, &st->channels) channel_close(channel_of(pos), 1, OCK_ECLOSED, "the node was closed");
   for (int i = 0; i < 2; i++) ock_buf_free(&st->scratch[i]); /* no channel uses them any more */
 }
 
@@ -398,9 +399,7 @@ static ock_channel *channel_new(ock_node *n, int role, const ock_sc_trust *trust
   uv_timer_init(ock_loop(), &c->timer);
   c->timer.data = c;
   ock_node_handle_opened(n);
-  c->next = st->channels;
-  if (st->channels) st->channels->prev = c;
-  st->channels = c;
+  ock_list_insert_head(&st->channels, &c->link);
   uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0);
   if (role == OCK_XX_RESPONDER) st->responding++;
   return c;
@@ -447,7 +446,9 @@ void ock_sc_respond(ock_node *n, ock_msg *m, const ock_origin *from, const char 
 
 int ock_sc_close(ock_node *n, const char *addr) {
   channels_state *st = ock_node_ext(n, &ops);
-  for (ock_channel *c = st ? st->channels : NULL; c; c = c->next) {
+  if (!st) return OCK_ENOENT;
+  OCK_LIST_FOREACH(pos, &st->channels) {
+    ock_channel *c = channel_of(pos);
     if (c->state == ST_CLOSED || (strcmp(c->enc_addr, addr) && strcmp(c->dec_addr, addr))) continue;
     channel_close(c, 1, OCK_ECLOSED, "the channel was closed");
     return 0;
@@ -457,7 +458,9 @@ int ock_sc_close(ock_node *n, const char *addr) {
 
 void ock_sc_list(ock_node *n, ock_buf *out) {
   channels_state *st = ock_node_ext(n, &ops);
-  for (ock_channel *c = st ? st->channels : NULL; c; c = c->next) {
+  if (!st) return;
+  OCK_LIST_FOREACH(pos, &st->channels) {
+    ock_channel *c = channel_of(pos);
     if (c->state == ST_CLOSED) continue;
     char line[256];
     int k = snprintf(line, sizeof line, "%s %s %s %s %s %s\n", c->enc_addr, c->dec_addr,

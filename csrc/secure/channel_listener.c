@@ -5,20 +5,25 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 
 typedef struct listener listener;
 struct listener {
   ock_worker worker; /* not owned by the router: removed before it is freed */
   ock_sc_trust trust;
-  listener *next;
+  ock_list link; /* in listeners_state.listeners */
 };
 
 typedef struct {
-  listener *listeners;
+  ock_list listeners; /* newest first */
 } listeners_state;
 
+static void state_init(void *state) { ock_list_init(&((listeners_state *)state)->listeners); }
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops ops = {.size = sizeof(listeners_state), .level = OCK_EXT_SECURE, .on_close = on_node_close};
+static const ock_node_ext_ops ops = {
+    .size = sizeof(listeners_state), .level = OCK_EXT_SECURE, .init = state_init, .on_close = on_node_close};
+
+static listener *listener_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, listener, link); }
 
 static void listener_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   listener *l = w->ctx;
@@ -26,6 +31,7 @@ static void listener_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
 }
 
 static void listener_free(ock_node *n, listener *l) {
+  ock_list_remove(&l->link);
   ock_router_remove(&n->router, &l->worker);
   ock_sc_trust_free(&l->trust);
   free(l->worker.addr);
@@ -34,11 +40,7 @@ static void listener_free(ock_node *n, listener *l) {
 
 static void on_node_close(ock_node *n, void *state) {
   listeners_state *st = state;
-  for (listener *l = st->listeners, *next; l; l = next) {
-    next = l->next;
-    listener_free(n, l);
-  }
-  st->listeners = NULL;
+  OCK_LIST_FOREACH_SAFE(pos, &st->listeners) listener_free(n, listener_of(pos));
 }
 
 int ock_sc_listener_start(ock_node *n, const char *addr, const ock_sc_trust *trust) {
@@ -61,18 +63,17 @@ int ock_sc_listener_start(ock_node *n, const char *addr, const ock_sc_trust *tru
     free(l);
     return rc;
   }
-  l->next = st->listeners;
-  st->listeners = l;
+  ock_list_insert_head(&st->listeners, &l->link);
   return 0;
 }
 
 int ock_sc_listener_stop(ock_node *n, const char *addr) {
   listeners_state *st = ock_node_ext(n, &ops);
-  for (listener **pp = st ? &st->listeners : NULL; pp && *pp; pp = &(*pp)->next) {
-    if (strcmp((*pp)->worker.addr, addr)) continue;
-    listener *l = *pp;
-    *pp = l->next;
-    listener_free(n, l);
+  if (!st) return OCK_ENOENT;
+  OCK_LIST_FOREACH(pos, &st->listeners) {
+    listener *l = listener_of(pos);
+    if (strcmp(l->worker.addr, addr)) continue;
+    listener_free(n, l); /* the loop ends here */
     return 0;
   }
   return OCK_ENOENT;
@@ -80,7 +81,9 @@ int ock_sc_listener_stop(ock_node *n, const char *addr) {
 
 void ock_sc_listener_list(ock_node *n, ock_buf *out) {
   listeners_state *st = ock_node_ext(n, &ops);
-  for (listener *l = st ? st->listeners : NULL; l; l = l->next) {
+  if (!st) return;
+  OCK_LIST_FOREACH(pos, &st->listeners) {
+    listener *l = listener_of(pos);
     char line[OCK_ADDR_MAX_LEN + 64];
     int k = l->trust.n ? snprintf(line, sizeof line, "%s %zu\n", l->worker.addr, l->trust.n)
                        : snprintf(line, sizeof line, "%s everyone\n", l->worker.addr);

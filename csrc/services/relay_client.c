@@ -14,10 +14,12 @@
 
 #include "codec/bare.h"
 #include "base/err.h"
+#include "base/list.h"
 #include "runtime/events.h"
 #include "base/log.h"
 #include "runtime/loop.h"
 #include "base/rand.h"
+#include "services/pinger.h"
 #include "services/relay_service.h"
 #include "transport/tcp_conn.h"
 
@@ -30,24 +32,27 @@ struct client {
   ock_route prefix, suffix; /* `at` around its TCP hop; suffix ends at the relay service */
   char target[OCK_ADDR_MAX_LEN + 1]; /* the TCP hop, "" when `at` has none */
   ock_tcp_conn *conn;
-  ock_worker main_remote, pinger;
-  char main_addr[OCK_HEX_ADDR_LEN + 1], ping_addr[OCK_HEX_ADDR_LEN + 1];
+  ock_worker main_remote;
+  char main_addr[OCK_HEX_ADDR_LEN + 1];
   uv_timer_t timer;      /* registration deadline, or the wait before retrying */
-  uv_timer_t ping_timer;
+  ock_pinger pinger;     /* to the relay node's echo while registered */
   int status;
-  int outstanding;       /* pings without an answer */
   int backoff_ms;
   uint64_t attempts;
-  int handles;
-  client *next;
+  int handles;           /* the timer and the pinger */
+  ock_list link; /* in clients_state.clients */
 };
 
 typedef struct {
-  client *clients;
+  ock_list clients; /* newest first */
 } clients_state;
 
+static void state_init(void *state) { ock_list_init(&((clients_state *)state)->clients); }
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops ops = {.size = sizeof(clients_state), .level = OCK_EXT_SERVICE, .on_close = on_node_close};
+static const ock_node_ext_ops ops = {
+    .size = sizeof(clients_state), .level = OCK_EXT_SERVICE, .init = state_init, .on_close = on_node_close};
+
+static client *client_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, client, link); }
 
 static void connect_now(client *c);
 
@@ -89,7 +94,7 @@ static void on_retry(uv_timer_t *t) { connect_now(t->data); }
 static void link_lost(client *c, const char *why) {
   if (c->status == OCK_RELAY_CLOSED) return;
   drop_conn(c);
-  uv_timer_stop(&c->ping_timer);
+  ock_pinger_stop(&c->pinger);
   set_status(c, OCK_RELAY_DOWN, why);
   int base = c->backoff_ms;
   int jitter = (int)(ock_rand_u64() % (uint64_t)(base / 2 + 1)) - base / 4; /* +-25% */
@@ -135,7 +140,6 @@ static const ock_tcp_conn_hooks conn_hooks = {.on_open = conn_open, .on_close = 
 
 static void connect_now(client *c) {
   c->attempts++;
-  c->outstanding = 0;
   set_status(c, OCK_RELAY_CONNECTING, "");
   uv_timer_start(&c->timer, on_register_timeout, (uint64_t)(c->o.connect_timeout_ms + c->o.register_timeout_ms), 0);
   if (!c->target[0]) { /* no TCP hop of our own: register along `at` as it is */
@@ -158,8 +162,6 @@ static int reply_ok(client *c, const ock_msg *m, ock_addr *remote) {
   return remote->tt == OCK_TT_LOCAL && remote->len < sizeof c->remote;
 }
 
-static void on_ping_timer(uv_timer_t *t);
-
 static void main_remote_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   client *c = w->ctx;
@@ -175,73 +177,59 @@ static void main_remote_handle(ock_worker *w, ock_msg *m, const ock_origin *from
   char detail[300];
   snprintf(detail, sizeof detail, "registered %.140s at %.140s", c->remote, c->target[0] ? c->target : "its route");
   set_status(c, OCK_RELAY_UP, detail);
-  uv_timer_start(&c->ping_timer, on_ping_timer, (uint64_t)c->o.ping_interval_ms, (uint64_t)c->o.ping_interval_ms);
+  ock_pinger_start(&c->pinger);
 }
 
-static void pinger_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
-  (void)m, (void)from;
-  client *c = w->ctx;
-  c->outstanding = 0; /* any answer proves the link (as Ockam's session does) */
+/* Session pings (5.5) go to the relay node: `at` up to the relay service,
+ * through our own connection when we have one. With the pinger's "echo" it
+ * fits: the registration's route, which ends in a longer name, did. */
+static int ping_route(ock_pinger *p, ock_route *out) {
+  client *c = p->data;
+  *out = c->prefix;
+  if (c->conn) ock_route_push_back(out, OCK_TT_LOCAL, ock_tcp_conn_address(c->conn), OCK_HEX_ADDR_LEN);
+  return 0;
 }
 
-/* A session ping (5.5): CBOR u64 to the relay node's echo. */
-static void on_ping_timer(uv_timer_t *t) {
-  client *c = t->data;
-  if (c->outstanding >= c->o.ping_misses) {
-    link_lost(c, "relay node stopped answering pings");
-    return;
-  }
-  uint8_t ping[9] = {0x1b};
-  uint64_t v = ock_rand_u64();
-  for (int i = 0; i < 8; i++) ping[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-  ock_msg m;
-  ock_msg_init(&m, ping, sizeof ping);
-  m.onward = c->prefix;
-  if (c->conn) ock_route_push_back(&m.onward, OCK_TT_LOCAL, ock_tcp_conn_address(c->conn), OCK_HEX_ADDR_LEN);
-  ock_route_push_back(&m.onward, OCK_TT_LOCAL, "echo", 4);
-  ock_route_push_back(&m.ret, OCK_TT_LOCAL, c->ping_addr, OCK_HEX_ADDR_LEN);
-  c->outstanding++;
-  ock_node_dispatch(c->node, &m, NULL);
-}
+static void ping_dead(ock_pinger *p) { link_lost(p->data, "relay node stopped answering pings"); }
 
 /* ---- lifecycle ---- */
 
 static clients_state *state_of(ock_node *n) { return ock_node_ext(n, &ops); }
 
-static void on_handle_closed(uv_handle_t *h) {
-  client *c = h->data;
+/* Frees c once its timer and its pinger closed. */
+static void client_unref(client *c) {
   if (--c->handles) return;
   ock_node *n = c->node;
-  clients_state *s = state_of(n);
-  for (client **pp = &s->clients; *pp; pp = &(*pp)->next)
-    if (*pp == c) {
-      *pp = c->next;
-      break;
-    }
+  ock_list_remove(&c->link);
   free(c);
-  ock_node_handle_closed(n);
-  ock_node_handle_closed(n);
+  ock_node_handle_closed(n); /* the timer's; the pinger releases its own */
 }
+
+static void on_timer_closed(uv_handle_t *h) { client_unref(h->data); }
+static void on_pinger_closed(ock_pinger *p) { client_unref(p->data); }
 
 static void client_close(client *c) {
   if (c->status == OCK_RELAY_CLOSED) return;
   set_status(c, OCK_RELAY_CLOSED, "");
   drop_conn(c);
   ock_router_remove(&c->node->router, &c->main_remote);
-  ock_router_remove(&c->node->router, &c->pinger);
-  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-  uv_close((uv_handle_t *)&c->ping_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+  ock_pinger_close(&c->pinger, on_pinger_closed);
 }
 
+/* client_close frees nothing before the handles' close callbacks: plain iteration. */
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   clients_state *s = state;
-  for (client *c = s->clients; c; c = c->next) client_close(c);
+  OCK_LIST_FOREACH(pos, &s->clients) client_close(client_of(pos));
 }
 
 static client *find(clients_state *s, const char *name) {
-  for (client *c = s->clients; c; c = c->next)
+  if (!s) return NULL;
+  OCK_LIST_FOREACH(pos, &s->clients) {
+    client *c = client_of(pos);
     if (!strcmp(c->name, name) && c->status != OCK_RELAY_CLOSED) return c;
+  }
   return NULL;
 }
 
@@ -293,24 +281,19 @@ int ock_relay_create(ock_node *n, const char *name, const ock_route *at, const o
     return rc;
   }
   ock_rand_hex_addr(c->main_addr);
-  ock_rand_hex_addr(c->ping_addr);
   c->main_remote = (ock_worker){.node = n, .addr = c->main_addr, .addr_len = OCK_HEX_ADDR_LEN, .fc = OCK_FC_ALL,
                                 .handle = main_remote_handle, .ctx = c, .kind = "relay_client"};
-  c->pinger = c->main_remote;
-  c->pinger.addr = c->ping_addr;
-  c->pinger.handle = pinger_handle;
   ock_router_add(&n->router, &c->main_remote);
-  ock_router_add(&n->router, &c->pinger);
+  ock_pinger_opts po = {.interval_ms = o->ping_interval_ms, .misses = o->ping_misses, .random_payload = 1,
+                        .kind = "relay_client", .route = ping_route, .on_dead = ping_dead};
+  ock_pinger_init(&c->pinger, n, &po, c);
   uv_timer_init(ock_loop(), &c->timer);
-  uv_timer_init(ock_loop(), &c->ping_timer);
-  c->timer.data = c->ping_timer.data = c;
+  c->timer.data = c;
   c->handles = 2;
-  ock_node_handle_opened(n);
   ock_node_handle_opened(n);
   c->backoff_ms = o->backoff_min_ms;
   c->status = -1; /* so that the first status is reported */
-  c->next = s->clients;
-  s->clients = c;
+  ock_list_insert_head(&s->clients, &c->link);
   connect_now(c);
   return 0;
 }
@@ -324,7 +307,9 @@ int ock_relay_close(ock_node *n, const char *name) {
 
 void ock_relay_list(ock_node *n, ock_buf *out) {
   clients_state *s = state_of(n);
-  for (client *c = s ? s->clients : NULL; c; c = c->next) {
+  if (!s) return;
+  OCK_LIST_FOREACH(pos, &s->clients) {
+    client *c = client_of(pos);
     if (c->status == OCK_RELAY_CLOSED) continue;
     char line[700];
     int k = snprintf(line, sizeof line, "%s %s %s %llu %s\n", c->name, status_name(c->status),

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "codec/bare.h"
@@ -21,21 +22,27 @@ struct relay {
   service_state *svc;
   char addr[sizeof OCK_RELAY_PREFIX + OCK_RELAY_NAME_MAX];
   ock_route route;   /* to the registering node: the registration's return route minus its last hop */
-  relay *next;
+  ock_list link;     /* in service_state.relays */
 };
 
 struct service_state {
   ock_worker service, alias;
-  relay *relays;
+  ock_list relays; /* newest first */
   long count;
   int started;
   ock_joins joins; /* the connections relays joined */
 };
 
+static void state_init(void *state) { ock_list_init(&((service_state *)state)->relays); }
 static void on_close(ock_node *n, void *state);
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o);
-static const ock_node_ext_ops ops = {
-    .size = sizeof(service_state), .level = OCK_EXT_SERVICE, .on_close = on_close, .on_origin_closed = on_origin_closed};
+static const ock_node_ext_ops ops = {.size = sizeof(service_state),
+                                     .level = OCK_EXT_SERVICE,
+                                     .init = state_init,
+                                     .on_close = on_close,
+                                     .on_origin_closed = on_origin_closed};
+
+static relay *relay_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, relay, link); }
 
 /* The node's grant: frames between two connections a relay joined. */
 static int joined(void *ctx, const ock_origin *from, const ock_worker *to) {
@@ -62,11 +69,7 @@ static void relay_forward(ock_worker *w, ock_msg *m, const ock_origin *from) {
 }
 
 static void relay_remove(ock_node *n, service_state *s, relay *r) {
-  for (relay **pp = &s->relays; *pp; pp = &(*pp)->next)
-    if (*pp == r) {
-      *pp = r->next;
-      break;
-    }
+  ock_list_remove(&r->link);
   ock_router_remove(&n->router, &r->worker);
   ock_joins_drop_owner(&s->joins, r);
   s->count--;
@@ -75,14 +78,17 @@ static void relay_remove(ock_node *n, service_state *s, relay *r) {
 
 static long per_connection(service_state *s, ock_addr first) {
   long k = 0;
-  for (relay *r = s->relays; r; r = r->next)
+  OCK_LIST_FOREACH(pos, &s->relays) {
+    relay *r = relay_of(pos);
     if (r->route.n && ock_addr_eq(ock_route_at(&r->route, 0), first.tt, first.p, first.len)) k++;
+  }
   return k;
 }
 
 static relay *find(service_state *s, const char *addr) {
-  for (relay *r = s->relays; r; r = r->next)
-    if (!strcmp(r->addr, addr)) return r;
+  OCK_LIST_FOREACH(pos, &s->relays) {
+    if (!strcmp(relay_of(pos)->addr, addr)) return relay_of(pos);
+  }
   return NULL;
 }
 
@@ -98,8 +104,7 @@ static relay *relay_new(ock_node *n, service_state *s, const char *addr) {
     free(r);
     return NULL;
   }
-  r->next = s->relays;
-  s->relays = r;
+  ock_list_insert_head(&s->relays, &r->link);
   s->count++;
   return r;
 }
@@ -179,7 +184,7 @@ static void service_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
 
 static void on_close(ock_node *n, void *state) {
   service_state *s = state;
-  while (s->relays) relay_remove(n, s, s->relays);
+  while (!ock_list_empty(&s->relays)) relay_remove(n, s, relay_of(ock_list_first(&s->relays)));
   ock_joins_free(&s->joins);
   ock_node_set_grant(n, NULL, NULL);
   if (s->started) {
@@ -191,8 +196,8 @@ static void on_close(ock_node *n, void *state) {
 static void on_origin_closed(ock_node *n, void *state, const ock_origin *o) {
   service_state *s = state;
   const char *ca = o->address;
-  for (relay *r = s->relays, *next; r; r = next) {
-    next = r->next;
+  OCK_LIST_FOREACH_SAFE(pos, &s->relays) { /* the body frees the relay it removes */
+    relay *r = relay_of(pos);
     if (r->route.n && ock_addr_eq(ock_route_at(&r->route, 0), OCK_TT_LOCAL, ca, OCK_HEX_ADDR_LEN)) {
       OCK_INFO("node %s: relay %s removed: its connection %s closed", n->name, r->addr, ca);
       relay_remove(n, s, r);
@@ -220,7 +225,9 @@ int ock_relay_service_start(ock_node *n) {
 
 void ock_relay_service_list(ock_node *n, ock_buf *out) {
   service_state *s = ock_node_ext(n, &ops);
-  for (relay *r = s ? s->relays : NULL; r; r = r->next) {
+  if (!s) return;
+  OCK_LIST_FOREACH(pos, &s->relays) {
+    relay *r = relay_of(pos);
     char line[OCK_ROUTE_MAX_BYTES + 400];
     char text[OCK_ROUTE_MAX_BYTES + 200];
     ock_route_format(&r->route, text, sizeof text);

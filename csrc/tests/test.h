@@ -162,6 +162,10 @@ uint64_t t_rand(uint64_t *s);
   X(sc_in_place_and_limits)              \
   X(sc_message_codec)                    \
   X(sc_payload_through_channel)          \
+  X(list_insert_and_order)               \
+  X(list_remove)                         \
+  X(list_foreach_safe_frees)             \
+  X(list_move)                           \
   X(loop_restart_after_abandoned_stop_refused) /* leaves the loop abandoned: last */
 
 #define OCK_DECLARE_TEST(name) void test_##name(void);

@@ -32,7 +32,7 @@ void ock_sockaddr_format(const struct sockaddr *sa, char *out, size_t cap) {
 
 static void on_connect(uv_connect_t *req, int status) {
   ock_dial *d = req->data;
-  d->cb(d, status);
+  if (!d->cancelled) d->cb(d, status); /* cancelled: the owner closed the handle (UV_ECANCELED) */
 }
 
 static int connect_to(ock_dial *d, const struct sockaddr *sa) {
@@ -43,7 +43,11 @@ static int connect_to(ock_dial *d, const struct sockaddr *sa) {
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   ock_dial *d = req->data;
   d->resolving = 0;
-  if (d->cancelled) status = UV_ECANCELED;
+  if (d->cancelled) { /* the owner is closing and kept d alive for this call */
+    uv_freeaddrinfo(res);
+    d->released(d);
+    return;
+  }
   if (status == 0 && res) status = connect_to(d, res->ai_addr);
   else if (status == 0) status = UV_EAI_NONAME;
   uv_freeaddrinfo(res);
@@ -70,8 +74,13 @@ int ock_dial_start(ock_dial *d, uv_tcp_t *tcp, const char *hostport, ock_dial_cb
   return rc;
 }
 
-void ock_dial_cancel(ock_dial *d) {
-  if (d->cancelled) return;
+int ock_dial_cancel(ock_dial *d, void (*released)(ock_dial *d)) {
+  if (d->cancelled) return 0;
   d->cancelled = 1;
-  if (d->resolving) uv_cancel((uv_req_t *)&d->gai);
+  if (!d->resolving) return 0;
+  /* the lookup ends early if it has not started in the thread pool; either
+   * way on_resolved runs once more, and hands d back through released */
+  d->released = released;
+  uv_cancel((uv_req_t *)&d->gai);
+  return 1;
 }

@@ -23,12 +23,14 @@ enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 
 /* The transport's state in each node: its connections. */
 typedef struct {
-  ock_tcp_conn *conns;
+  ock_list conns;     /* ock_tcp_conn.link, newest first */
   long accepted_open; /* accepted connections open now (max_connections) */
 } tcp_state;
 
+static void state_init(void *state) { ock_list_init(&((tcp_state *)state)->conns); }
 static void on_node_close(ock_node *n, void *state);
-static const ock_node_ext_ops tcp_ops = {.size = sizeof(tcp_state), .level = OCK_EXT_TRANSPORT, .on_close = on_node_close};
+static const ock_node_ext_ops tcp_ops = {
+    .size = sizeof(tcp_state), .level = OCK_EXT_TRANSPORT, .init = state_init, .on_close = on_node_close};
 
 /* An origin connection held because it feeds this one faster than its peer
  * reads; released when this one drains. Named by address: it may close first. */
@@ -36,7 +38,7 @@ typedef struct paused {
   ock_drain_waiter waiter; /* first: the drain callback gets this struct */
   char origin[OCK_HEX_ADDR_LEN + 1];
   ock_tcp_conn *dest;
-  struct paused *next;
+  ock_list link; /* in dest->paused */
 } paused;
 
 struct ock_tcp_conn {
@@ -44,7 +46,6 @@ struct ock_tcp_conn {
   uv_timer_t timer;  /* connect timeout, then the frame clock */
   uv_timer_t wtimer; /* write stall: the peer stopped reading */
   ock_dial dial;
-  int dial_pinned; /* a cancelled lookup still has to call back */
   ock_node *node;
   tcp_state *st;
   ock_worker worker; /* the sender, at a random 32-hex address */
@@ -57,7 +58,7 @@ struct ock_tcp_conn {
   int got_preamble;
   int holds;
   int open_handles; /* tcp, timer, wtimer, and a pending getaddrinfo */
-  paused *paused;   /* origins held for this connection's sake */
+  ock_list paused;  /* paused.link: origins held for this connection's sake */
   int close_status;
   ock_buf rbuf;
   ock_wpool pool;
@@ -67,8 +68,8 @@ struct ock_tcp_conn {
   ock_call *call;
   const ock_tcp_conn_hooks *hooks;
   void *owner;
-  ock_drain_waiter *waiters;
-  ock_tcp_conn *prev, *next;
+  ock_list waiters; /* ock_drain_waiter.link, newest first */
+  ock_list link;    /* in st->conns */
 };
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -94,11 +95,12 @@ ock_tcp_conn *ock_tcp_conn_of(const ock_origin *o) {
   if (!o || o->transport != TRANSPORT) return NULL;
   return (ock_tcp_conn *)((char *)o - offsetof(ock_tcp_conn, origin));
 }
-const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c) { return &c->origin; }
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c) { return c->peer; }
 const char *ock_tcp_conn_address(const ock_tcp_conn *c) { return c->addr; }
 const char *ock_tcp_conn_target(const ock_tcp_conn *c) { return c->target; }
-ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c) { return c->next; }
+ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c) {
+  return c->link.next == &c->st->conns ? NULL : OCK_LIST_ENTRY(c->link.next, ock_tcp_conn, link);
+}
 size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c) { return c->wq_bytes; }
 void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *in, uint64_t *out) {
   *in = c->bytes_in;
@@ -112,7 +114,7 @@ void ock_tcp_conn_set_hooks(ock_tcp_conn *c, const ock_tcp_conn_hooks *hooks, vo
 
 ock_tcp_conn *ock_tcp_conn_first(ock_node *n) {
   tcp_state *st = ock_node_ext(n, &tcp_ops);
-  return st ? st->conns : NULL;
+  return st && !ock_list_empty(&st->conns) ? OCK_LIST_ENTRY(ock_list_first(&st->conns), ock_tcp_conn, link) : NULL;
 }
 
 static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
@@ -124,6 +126,8 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
   c->outgoing = outgoing;
   ock_rand_hex_addr(c->addr);
   ock_buf_init(&c->rbuf);
+  ock_list_init(&c->waiters);
+  ock_list_init(&c->paused);
   c->worker = (ock_worker){
       .node = n,
       .addr = c->addr,
@@ -142,9 +146,7 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
       .peer = c->peer,
   };
   /* linked into the node's transport state so node close finds it */
-  c->next = st->conns;
-  if (st->conns) st->conns->prev = c;
-  st->conns = c;
+  ock_list_insert_head(&st->conns, &c->link);
   ock_node_handle_opened(n);
   uv_tcp_init(ock_loop(), &c->tcp);
   uv_timer_init(ock_loop(), &c->timer);
@@ -157,11 +159,7 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
 
 static void conn_free(ock_tcp_conn *c) {
   ock_node *n = c->node;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    c->st->conns = c->next;
-  if (c->next) c->next->prev = c->prev;
+  ock_list_remove(&c->link);
   ock_wpool_free(&c->pool);
   ock_buf_free(&c->rbuf);
   ock_buf_free(&c->head);
@@ -170,10 +168,13 @@ static void conn_free(ock_tcp_conn *c) {
   ock_node_handle_closed(n);
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-  ock_tcp_conn *c = h->data;
+/* Drops one of the things c waits for (its handles, a cancelled lookup). */
+static void conn_unref(ock_tcp_conn *c) {
   if (--c->open_handles == 0) conn_free(c);
 }
+
+static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
+static void on_dial_released(ock_dial *d) { conn_unref(d->data); }
 
 void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (c->state == ST_CLOSING) return;
@@ -191,11 +192,7 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   c->hooks = NULL;
   if (was_open) ock_node_origin_closed(c->node, &c->origin);
   wake_waiters(c);
-  if (c->dial.resolving) { /* the lookup calls back later: keep the memory until then */
-    c->dial_pinned = 1;
-    c->open_handles++;
-  }
-  ock_dial_cancel(&c->dial);
+  if (ock_dial_cancel(&c->dial, on_dial_released)) c->open_handles++; /* the lookup returns later */
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->wtimer)) uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
@@ -206,31 +203,24 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
 void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w) {
   if (w->conn) return;
   w->conn = c;
-  w->prev = NULL;
-  w->next = c->waiters;
-  if (c->waiters) c->waiters->prev = w;
-  c->waiters = w;
+  ock_list_insert_head(&c->waiters, &w->link);
 }
 
 void ock_drain_waiter_cancel(ock_drain_waiter *w) {
-  ock_tcp_conn *c = w->conn;
-  if (!c) return;
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    c->waiters = w->next;
-  if (w->next) w->next->prev = w->prev;
+  if (!w->conn) return;
+  ock_list_remove(&w->link);
   w->conn = NULL;
 }
 
-/* Calls every waiter once; each may register again. */
+/* Calls every waiter once; each may register again. The waiters are taken
+ * off first, so one that registers again waits for the next wake, and one
+ * that a callback cancels before its turn leaves the taken list cleanly. */
 static void wake_waiters(ock_tcp_conn *c) {
-  ock_drain_waiter *list = c->waiters;
-  c->waiters = NULL;
-  while (list) {
-    ock_drain_waiter *w = list;
-    list = w->next;
-    if (list) list->prev = NULL;
+  ock_list woken;
+  ock_list_move(&c->waiters, &woken);
+  while (!ock_list_empty(&woken)) {
+    ock_drain_waiter *w = OCK_LIST_ENTRY(ock_list_first(&woken), ock_drain_waiter, link);
+    ock_list_remove(&w->link);
     w->conn = NULL;
     w->cb(w);
   }
@@ -259,24 +249,30 @@ static void on_write(uv_write_t *req, int status) {
   c->wq_bytes -= w->buf.len;
   ock_wpool_put(&c->pool, w);
   if (status == 0) arm_write_timer(c);
-  if (c->waiters && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
+  if (!ock_list_empty(&c->waiters) && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
   if (status < 0 && c->state != ST_CLOSING) {
     OCK_INFO("connection %s to %s: write failed: %s", c->addr, c->peer, uv_strerror(status));
     ock_tcp_conn_close(c, status);
   }
 }
 
+/* len more bytes are on their way to the kernel: the stall clock starts
+ * with the first of them. */
+static void count_queued(ock_tcp_conn *c, size_t len) {
+  if (c->wq_bytes == 0) {
+    c->wq_bytes = len;
+    arm_write_timer(c);
+  } else {
+    c->wq_bytes += len;
+  }
+  c->bytes_out += len;
+}
+
 static int submit(ock_tcp_conn *c, ock_wreq *w) {
   w->owner = c;
   int rc = ock_wpool_write(&c->pool, w, (uv_stream_t *)&c->tcp, on_write);
   if (rc) return rc;
-  if (c->wq_bytes == 0) {
-    c->wq_bytes = w->buf.len;
-    arm_write_timer(c);
-  } else {
-    c->wq_bytes += w->buf.len;
-  }
-  c->bytes_out += w->buf.len;
+  count_queued(c, w->buf.len);
   return 0;
 }
 
@@ -284,11 +280,7 @@ static int submit(ock_tcp_conn *c, ock_wreq *w) {
 static void resume_origin(ock_drain_waiter *w) {
   paused *p = (paused *)w;
   ock_tcp_conn *c = p->dest;
-  for (paused **pp = &c->paused; *pp; pp = &(*pp)->next)
-    if (*pp == p) {
-      *pp = p->next;
-      break;
-    }
+  ock_list_remove(&p->link);
   ock_addr a = {OCK_TT_LOCAL, p->origin, OCK_HEX_ADDR_LEN};
   ock_tcp_conn *o = ock_tcp_conn_by_address(c->node, a);
   if (o) ock_tcp_conn_unhold(o);
@@ -301,15 +293,15 @@ static void resume_origin(ock_drain_waiter *w) {
 static void pause_origin(ock_tcp_conn *c, const ock_origin *from) {
   ock_tcp_conn *o = ock_tcp_conn_of(from);
   if (!o || o == c) return;
-  for (paused *p = c->paused; p; p = p->next)
-    if (!strcmp(p->origin, o->addr)) return;
+  OCK_LIST_FOREACH(pos, &c->paused) {
+    if (!strcmp(OCK_LIST_ENTRY(pos, paused, link)->origin, o->addr)) return;
+  }
   paused *p = calloc(1, sizeof *p);
   if (!p) return; /* max_write_queue still bounds it */
   memcpy(p->origin, o->addr, sizeof p->origin);
   p->dest = c;
   p->waiter.cb = resume_origin;
-  p->next = c->paused;
-  c->paused = p;
+  ock_list_insert_head(&c->paused, &p->link);
   ock_tcp_conn_hold(o);
   ock_tcp_conn_wait_drain(c, &p->waiter);
 }
@@ -317,26 +309,6 @@ static void pause_origin(ock_tcp_conn *c, const ock_origin *from) {
 static void write_preamble(ock_tcp_conn *c) {
   ock_wreq *w = ock_wpool_get(&c->pool);
   if (!w || ock_buf_push(&w->buf, 0x01) || submit(c, w)) ock_tcp_conn_close(c, OCK_ENOMEM);
-}
-
-/* Queues what uv_try_write left of the frame [head, payload, tail]. */
-static void queue_rest(ock_tcp_conn *c, const uv_buf_t *parts, size_t written) {
-  ock_wreq *w = ock_wpool_get(&c->pool);
-  if (!w) {
-    ock_tcp_conn_close(c, OCK_ENOMEM);
-    return;
-  }
-  for (int i = 0; i < 3; i++) {
-    size_t skip = written < parts[i].len ? written : parts[i].len;
-    written -= skip;
-    if (ock_buf_append(&w->buf, parts[i].base + skip, parts[i].len - skip)) {
-      ock_wpool_put(&c->pool, w);
-      ock_tcp_conn_close(c, OCK_ENOMEM);
-      return;
-    }
-  }
-  int rc = submit(c, w);
-  if (rc) ock_tcp_conn_close(c, rc);
 }
 
 /* The sender worker: pop our address, frame the rest, write it (spec 3.3).
@@ -361,17 +333,14 @@ static void sender_handle(ock_worker *worker, ock_msg *m, const ock_origin *from
     ock_tcp_conn_close(c, OCK_ETOOBIG);
     return;
   }
-  size_t written = 0;
-  if (c->wq_bytes == 0) {
-    int n = uv_try_write((uv_stream_t *)&c->tcp, parts, 3);
-    if (n < 0 && n != UV_EAGAIN) {
-      ock_tcp_conn_close(c, n);
-      return;
-    }
-    written = n > 0 ? (size_t)n : 0;
-    c->bytes_out += written;
+  size_t written;
+  rc = ock_wpool_send(&c->pool, (uv_stream_t *)&c->tcp, parts, 3, c->wq_bytes == 0, on_write, c, &written);
+  c->bytes_out += written;
+  if (rc) {
+    ock_tcp_conn_close(c, rc);
+    return;
   }
-  if (written < total) queue_rest(c, parts, written);
+  if (written < total) count_queued(c, total - written);
   if (from && c->wq_bytes > OCK_TCP_HIGH_WATER && c->state == ST_OPEN) pause_origin(c, from);
 }
 
@@ -454,7 +423,6 @@ static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
   return 0;
 }
 
-/* Consumes every complete frame at the front of the read buffer. */
 static void on_frame_timeout(uv_timer_t *t) {
   ock_tcp_conn *c = t->data;
   OCK_WARN("connection %s from %s: %s not complete within %ld ms, closing", c->addr, c->peer,
@@ -474,6 +442,7 @@ static void arm_frame_timer(ock_tcp_conn *c, int progress) {
     uv_timer_start(&c->timer, on_frame_timeout, (uint64_t)c->node->limits.frame_timeout_ms, 0);
 }
 
+/* Consumes every complete frame at the front of the read buffer. */
 static int process_input(ock_tcp_conn *c) {
   uint8_t *p = c->rbuf.data;
   size_t len = c->rbuf.len, off = 0;
@@ -556,14 +525,7 @@ static int become_open(ock_tcp_conn *c) {
 }
 
 static void on_dialed(ock_dial *d, int status) {
-  ock_tcp_conn *c = d->data;
-  if (c->state == ST_CLOSING) {
-    if (c->dial_pinned) {
-      c->dial_pinned = 0;
-      if (--c->open_handles == 0) conn_free(c);
-    }
-    return;
-  }
+  ock_tcp_conn *c = d->data; /* not closing: closing cancels the dial, and then it is silent */
   uv_timer_stop(&c->timer);
   if (status == 0) status = become_open(c);
   if (status) {
@@ -616,16 +578,18 @@ int ock_tcp_conn_accept(ock_node *n, uv_stream_t *server, void *arg) {
 }
 
 ock_tcp_conn *ock_tcp_conn_find(ock_node *n, const char *target, size_t len, const ock_tcp_conn_hooks *hooks) {
-  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = c->next)
+  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = ock_tcp_conn_next(c))
     if (c->outgoing && c->hooks == hooks && c->state != ST_CLOSING && strlen(c->target) == len &&
         memcmp(c->target, target, len) == 0)
       return c;
   return NULL;
 }
 
-/* The node closes: so does every connection (their owners hear of it). */
+/* The node closes: so does every connection (their owners hear of it).
+ * Closing frees nothing before the handles' close callbacks, so each
+ * connection stays linked while the loop moves past it. */
 static void on_node_close(ock_node *n, void *state) {
   (void)n;
   tcp_state *st = state;
-  for (ock_tcp_conn *c = st->conns; c; c = c->next) ock_tcp_conn_close(c, OCK_ECLOSED);
+  OCK_LIST_FOREACH(pos, &st->conns) ock_tcp_conn_close(OCK_LIST_ENTRY(pos, ock_tcp_conn, link), OCK_ECLOSED);
 }

@@ -2,7 +2,9 @@
  * of u32 big-endian length + CBOR TcpTransportMessage. Each connection is a
  * sender worker at a random 32-hex address: a message routed to it loses that
  * address from its onward route and goes on the wire; a frame read from it gets
- * that address pushed on its return route and is dispatched in the node. */
+ * that address pushed on its return route and is dispatched in the node.
+ * A connection belongs to its node and is freed only once it closed and its
+ * handles' close callbacks ran. Everything here runs on the loop thread. */
 #ifndef OCK_TCP_CONN_H
 #define OCK_TCP_CONN_H
 
@@ -10,6 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/list.h"
 #include "codec/route.h"
 #include "routing/node_core.h"
 #include "runtime/call.h"
@@ -40,15 +43,17 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status);
 /* An open or opening outgoing connection of n to target whose hooks are
  * `hooks`, or NULL: how an owner finds a connection it can share. */
 ock_tcp_conn *ock_tcp_conn_find(ock_node *n, const char *target, size_t len, const ock_tcp_conn_hooks *hooks);
-/* The first connection of n (open or not), then the next one: for listings. */
+/* The first connection of n (open or not), newest first, then the next one
+ * (NULL after the last): for listings. */
 ock_tcp_conn *ock_tcp_conn_first(ock_node *n);
 ock_tcp_conn *ock_tcp_conn_next(const ock_tcp_conn *c);
 /* The connection behind origin o, or NULL when o is not a TCP connection's. */
 ock_tcp_conn *ock_tcp_conn_of(const ock_origin *o);
-const ock_origin *ock_tcp_conn_origin(const ock_tcp_conn *c);
+/* 1 for a connection this node opened, 0 for one a listener accepted. */
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c);
 /* The connection whose sender worker is at addr (a LOCAL address), or NULL. */
 ock_tcp_conn *ock_tcp_conn_by_address(ock_node *n, ock_addr addr);
+/* 1 while open: connected, preamble sent, its worker registered. */
 int ock_tcp_conn_is_open(const ock_tcp_conn *c);
 /* 1 once closed (the memory stays until its handles' close callbacks ran). */
 int ock_tcp_conn_is_closing(const ock_tcp_conn *c);
@@ -56,9 +61,12 @@ int ock_tcp_conn_is_closing(const ock_tcp_conn *c);
 int ock_tcp_conn_status(const ock_tcp_conn *c);
 /* The owner given with the hooks. */
 void *ock_tcp_conn_owner(const ock_tcp_conn *c);
+/* Strings the connection owns, valid as long as it: the remote end
+ * ("host:port"), its sender worker's address (32 hex digits), and the
+ * "host:port" asked for ("" for an accepted connection). */
 const char *ock_tcp_conn_peer(const ock_tcp_conn *c);
 const char *ock_tcp_conn_address(const ock_tcp_conn *c);
-const char *ock_tcp_conn_target(const ock_tcp_conn *c); /* "host:port" asked for; "" if accepted */
+const char *ock_tcp_conn_target(const ock_tcp_conn *c);
 /* Bytes waiting in the kernel-bound write queue (for back-pressure). */
 size_t ock_tcp_conn_write_queued(const ock_tcp_conn *c);
 /* Back-pressure: whoever feeds a connection stops while its write queue is
@@ -71,11 +79,12 @@ typedef struct ock_drain_waiter ock_drain_waiter;
 struct ock_drain_waiter {
   void (*cb)(ock_drain_waiter *w);
   ock_tcp_conn *conn; /* set while waiting */
-  ock_drain_waiter *prev, *next;
+  ock_list link;      /* in the connection's waiters while conn is set */
 };
-/* Registers w (once; again after each call of w->cb). */
+/* Registers w (the caller's memory, with w->cb set), once: a second call
+ * while it waits does nothing; after w->cb ran it may register again. */
 void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w);
-/* Unregisters w if it waits. */
+/* Unregisters w if it waits (w->cb is then not called). */
 void ock_drain_waiter_cancel(ock_drain_waiter *w);
 
 /* The other way round: a consumer that cannot keep up (a portal whose
@@ -84,7 +93,7 @@ void ock_drain_waiter_cancel(ock_drain_waiter *w);
 void ock_tcp_conn_hold(ock_tcp_conn *c);
 void ock_tcp_conn_unhold(ock_tcp_conn *c);
 
-/* Counters for listings. */
+/* Bytes read from and written to the socket, for listings. */
 void ock_tcp_conn_counters(const ock_tcp_conn *c, uint64_t *bytes_in, uint64_t *bytes_out);
 
 /* Accepts an Ockam connection on server (an ock_accept_fn of

@@ -1,4 +1,4 @@
-"""Reproduces a heap-use-after-free in ock_node_close_all (csrc/node.c), found by
+"""Reproduces a heap-use-after-free in ock_node_close_all (csrc/node/node.c), found by
 scripts/sanitize.sh asan (tests/test_lifecycle.py::test_2_close_from_inside_a_handler
 exits 1 with an ASan report after printing OK).
 
