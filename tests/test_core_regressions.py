@@ -66,6 +66,15 @@ class SilentServer:
             return
 
     def close(self) -> None:
+        # shut down, let the thread return, then close: a close under a blocked call races
+        self.reading.set()
+        for s in (self.sock, self.conn):
+            if s is not None:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.thread.join(5.0)
         self.sock.close()
         if self.conn is not None:
             self.conn.close()

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import pytest
 
@@ -58,7 +58,8 @@ class Proxy:
         self.flipped = 0
         self.lock = threading.Lock()
         self.sockets: List[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
 
     def _accept(self) -> None:
         while True:
@@ -68,8 +69,10 @@ class Proxy:
                 return
             upstream = socket.create_connection(self.target)
             self.sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+            for args in ((client, upstream, True), (upstream, client, False)):
+                t = threading.Thread(target=self._pump, args=args, daemon=True)
+                self.threads.append(t)
+                t.start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
         while True:
@@ -96,8 +99,16 @@ class Proxy:
                 return
 
     def close(self) -> None:
-        self.server.close()
-        for s in self.sockets:
+        # shut down first, which wakes the threads blocked in accept and recv,
+        # and close only once they are gone: a close under a blocked call races
+        for s in [self.server, *self.sockets]:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in list(self.threads):
+            t.join(5.0)
+        for s in [self.server, *self.sockets]:
             s.close()
 
 
@@ -321,27 +332,54 @@ def test_secure_api_in_routes_opens_then_reuses_a_channel() -> None:
             n1.message_send("x", to="/secure/api/service/echo")
 
 
-def _tcp_echo_server() -> socket.socket:
-    server = socket.create_server(("127.0.0.1", 0))
+class _TcpEchoServer:
+    """A TCP echo server on 127.0.0.1: one thread accepts, one per client echoes."""
 
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            while True:
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.clients: List[socket.socket] = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def getsockname(self) -> Tuple[str, int]:
+        return self.sock.getsockname()
+
+    def _serve(self, conn: socket.socket) -> None:
+        while True:
+            try:
                 data = conn.recv(65536)
                 if not data:
                     return
                 conn.sendall(data)
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
             except OSError:
                 return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
-    threading.Thread(target=accept, daemon=True).start()
-    return server
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.clients.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def close(self) -> None:
+        # shut down, let the threads return, then close: a close under a blocked call races
+        for s in [self.sock, *self.clients]:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in list(self.threads):
+            t.join(5.0)
+        for s in [self.sock, *self.clients]:
+            s.close()
+
+
+def _tcp_echo_server() -> _TcpEchoServer:
+    return _TcpEchoServer()
 
 
 def test_portal_through_a_secure_channel_via_a_relay() -> None:
