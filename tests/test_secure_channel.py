@@ -44,6 +44,20 @@ def api_route(node: Node) -> str:
     return f"/ip4/{host}/tcp/{port}/service/api"
 
 
+def _close_after_threads(sockets: List[socket.socket], threads: List[threading.Thread]) -> None:
+    """Shuts the sockets down (which wakes threads blocked in accept or recv), lets the
+    threads return, then closes: closing under a blocked call is a race."""
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    for t in list(threads):
+        t.join(5.0)
+    for s in sockets:
+        s.close()
+
+
 class Proxy:
     """A TCP proxy on 127.0.0.1 in front of ``target`` that records every byte
     in both directions and can flip the last byte of the next client chunk."""
@@ -99,17 +113,7 @@ class Proxy:
                 return
 
     def close(self) -> None:
-        # shut down first, which wakes the threads blocked in accept and recv,
-        # and close only once they are gone: a close under a blocked call races
-        for s in [self.server, *self.sockets]:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in list(self.threads):
-            t.join(5.0)
-        for s in [self.server, *self.sockets]:
-            s.close()
+        _close_after_threads([self.server, *self.sockets], self.threads)
 
 
 class Lines(logging.Handler):
@@ -366,16 +370,7 @@ class _TcpEchoServer:
             t.start()
 
     def close(self) -> None:
-        # shut down, let the threads return, then close: a close under a blocked call races
-        for s in [self.sock, *self.clients]:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in list(self.threads):
-            t.join(5.0)
-        for s in [self.sock, *self.clients]:
-            s.close()
+        _close_after_threads([self.sock, *self.clients], self.threads)
 
 
 def _tcp_echo_server() -> _TcpEchoServer:
