@@ -38,6 +38,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
+from conftest import scaled
 from ockam_py import Inlet, Node, Outlet
 from wire_spec import (
     MAX_MESSAGE_SIZE,
@@ -750,6 +751,103 @@ class NodeProcess:
         for f in (self.proc.stdout, self.proc.stderr):
             if f:
                 f.close()
+
+
+class GatedTarget:
+    """A TCP server that accepts connections but reads nothing until `open_gate()`, then counts
+    and hashes what each connection sends until EOF."""
+
+    def __init__(self) -> None:
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(512)
+        self.port = self.lsock.getsockname()[1]
+        self.gate = threading.Event()
+        self.results: List[Tuple[int, str]] = []
+        self.lock = threading.Lock()
+        self.threads: List[threading.Thread] = []
+        self.accepter = threading.Thread(target=self._accept, daemon=True)
+        self.accepter.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.lsock.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._serve, args=(sock,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        with sock:
+            self.gate.wait()
+            h, n = hashlib.sha256(), 0
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(1 << 20):
+                    h.update(chunk)
+                    n += len(chunk)
+            with self.lock:
+                self.results.append((n, h.hexdigest()))
+
+    def open_gate(self) -> None:
+        self.gate.set()
+
+    def close(self) -> None:
+        self.gate.set()
+        with contextlib.suppress(OSError):
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        self.lsock.close()
+        self.accepter.join(5)
+        for t in self.threads:
+            t.join(5)
+
+
+@pytest.mark.parametrize("first_hop", ["tcp", "local hop"])
+def test_many_portals_back_up_without_losing_their_shared_connection(make_node, cleanup, first_hop):
+    """48 portals on one connection push into a target that reads nothing for a while: the inlet
+    node stops reading its clients instead of queueing past max_write_queue (8 MiB here), also when
+    the route starts with a local hop; once the target reads, every byte of every stream arrives
+    and the shared connection is the one it was."""
+    n_streams, per_stream = 48, 3 * MiB
+    target = GatedTarget()
+    cleanup.callback(target.close)
+    out_node = make_node("outlet-node")
+    out_node.create_outlet(to=f"127.0.0.1:{target.port}", address="outlet")
+    in_node = make_node("inlet-node", listen=False)
+    in_node.set_limits(max_write_queue=8 * MiB)
+    in_node.start_service("hop")
+    prefix = "/service/hop" if first_hop == "local hop" else ""
+    inlet = in_node.create_inlet("127.0.0.1:0", to=f"{prefix}/ip4/127.0.0.1/tcp/{out_node.tcp_listener.port}/service/outlet")
+    data = [pattern(per_stream, seed=100 + i) for i in range(n_streams)]
+    errors: List[BaseException] = []
+
+    def push(i: int) -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", inlet.port), timeout=60) as s:
+                s.sendall(data[i])
+                s.shutdown(socket.SHUT_WR)
+                s.settimeout(60)
+                while s.recv(65536):
+                    pass
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    pushers = [threading.Thread(target=push, args=(i,), daemon=True) for i in range(n_streams)]
+    for t in pushers:
+        t.start()
+    assert wait_for(lambda: len(in_node.connections()) == 1, IO_TIMEOUT)
+    shared = in_node.connections()[0].worker
+    time.sleep(2.0)  # the target reads nothing: queues fill, back-pressure must hold the clients
+    assert [c.worker for c in in_node.connections()] == [shared], "the shared connection was closed while backed up"
+    target.open_gate()
+    for t in pushers:
+        t.join(scaled(60))
+    assert not errors, f"{len(errors)} clients failed, first: {errors[0]!r}"
+    assert wait_for(lambda: len(target.results) == n_streams, IO_TIMEOUT), f"{len(target.results)} streams ended"
+    want = sorted((per_stream, hashlib.sha256(d).hexdigest()) for d in data)
+    assert sorted(target.results) == want, "a stream lost or changed bytes"
+    assert [c.worker for c in in_node.connections()] == [shared], "the shared connection was replaced"
 
 
 def test_slow_reader_keeps_node_memory_bounded(cleanup):

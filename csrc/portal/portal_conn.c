@@ -251,9 +251,20 @@ static void got_eof(portal *p) {
 
 /* ---- socket reads (data to the remote) ---- */
 
+static ock_tcp_conn *remote_transport(portal *p);
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   portal *p = h->data;
+  /* Checked before each read, not only after: when a drained connection
+   * wakes many portals in one loop turn, the ones that read later see what
+   * the earlier ones queued, and an empty buffer (UV_ENOBUFS in on_read)
+   * makes them wait instead of pushing the queue past its limit. */
+  ock_tcp_conn *c = remote_transport(p);
+  if (c && ock_tcp_conn_write_queued(c) > OCK_TCP_HIGH_WATER) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
   size_t n = chunk_size(p);
   if ((p->caps & OCK_PORTAL_CAP_CREDIT) && (int64_t)n > p->credit) n = p->credit > 0 ? (size_t)p->credit : 1;
   *buf = uv_buf_init((char *)g_rbuf + HEADROOM, (unsigned)n);
@@ -278,6 +289,11 @@ static void check_transport(portal *p);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   portal *p = s->data;
   if (p->state != P_OPEN) return;
+  if (nread == UV_ENOBUFS) { /* on_alloc found the transport backed up */
+    check_transport(p);
+    update_reading(p);
+    return;
+  }
   if (nread < 0) {
     if (nread == UV_EOF)
       socket_eof(p);
@@ -303,9 +319,22 @@ static void on_drained(ock_drain_waiter *w) {
   update_reading(p);
 }
 
-/* Stops reading while the first connection on the remote route is backed up. */
+/* The TCP connection this portal's data leaves by: the first hop of the
+ * remote route that names one, past local workers in front of it (a hop
+ * service, a relay), which pass the data on to it within this loop turn. */
+static ock_tcp_conn *remote_transport(portal *p) {
+  for (size_t i = 0; i < p->remote.n; i++) {
+    ock_addr a = ock_route_at(&p->remote, i);
+    if (a.tt != OCK_TT_LOCAL) return NULL;
+    ock_tcp_conn *c = ock_tcp_conn_by_address(p->node, a);
+    if (c) return c;
+  }
+  return NULL;
+}
+
+/* Stops reading while the connection the data leaves by is backed up. */
 static void check_transport(portal *p) {
-  ock_tcp_conn *c = p->remote.n ? ock_tcp_conn_by_address(p->node, ock_route_at(&p->remote, 0)) : NULL;
+  ock_tcp_conn *c = remote_transport(p);
   if (c && ock_tcp_conn_write_queued(c) > OCK_TCP_HIGH_WATER) ock_tcp_conn_wait_drain(c, &p->drain);
 }
 

@@ -45,6 +45,8 @@ struct ock_tcp_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;  /* connect timeout, then the frame clock */
   uv_timer_t wtimer; /* write stall: the peer stopped reading */
+  uv_check_t wake_check; /* the next batch of drain waiters, after this turn's reads */
+  uv_idle_t wake_idle;   /* keeps that turn from blocking in poll */
   ock_dial dial;
   ock_node *node;
   tcp_state *st;
@@ -57,7 +59,7 @@ struct ock_tcp_conn {
   int state;
   int got_preamble;
   int holds;
-  int open_handles; /* tcp, timer, wtimer, and a pending getaddrinfo */
+  int open_handles; /* tcp, timer, wtimer, wake_check, wake_idle, a pending getaddrinfo */
   ock_list paused;  /* paused.link: origins held for this connection's sake */
   int close_status;
   ock_buf rbuf;
@@ -68,7 +70,7 @@ struct ock_tcp_conn {
   ock_call *call;
   const ock_tcp_conn_hooks *hooks;
   void *owner;
-  ock_list waiters; /* ock_drain_waiter.link, newest first */
+  ock_list waiters; /* ock_drain_waiter.link, oldest first */
   ock_list link;    /* in st->conns */
 };
 
@@ -76,6 +78,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void write_preamble(ock_tcp_conn *c);
 static void sender_handle(ock_worker *w, ock_msg *m, const ock_origin *from);
 static void wake_waiters(ock_tcp_conn *c);
+static void wake_batch(ock_tcp_conn *c);
+static void on_wake_check(uv_check_t *h);
 
 int ock_tcp_conn_is_outgoing(const ock_tcp_conn *c) { return c->outgoing; }
 int ock_tcp_conn_is_open(const ock_tcp_conn *c) { return c->state == ST_OPEN; }
@@ -151,8 +155,10 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
   uv_tcp_init(ock_loop(), &c->tcp);
   uv_timer_init(ock_loop(), &c->timer);
   uv_timer_init(ock_loop(), &c->wtimer);
-  c->tcp.data = c->timer.data = c->wtimer.data = c;
-  c->open_handles = 3;
+  uv_check_init(ock_loop(), &c->wake_check);
+  uv_idle_init(ock_loop(), &c->wake_idle);
+  c->tcp.data = c->timer.data = c->wtimer.data = c->wake_check.data = c->wake_idle.data = c;
+  c->open_handles = 5;
   c->state = ST_CONNECTING;
   return c;
 }
@@ -196,6 +202,8 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->wtimer)) uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&c->wake_check)) uv_close((uv_handle_t *)&c->wake_check, on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&c->wake_idle)) uv_close((uv_handle_t *)&c->wake_idle, on_handle_closed);
 }
 
 /* ---- writing ---- */
@@ -203,7 +211,7 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
 void ock_tcp_conn_wait_drain(ock_tcp_conn *c, ock_drain_waiter *w) {
   if (w->conn) return;
   w->conn = c;
-  ock_list_insert_head(&c->waiters, &w->link);
+  ock_list_insert_tail(&c->waiters, &w->link);
 }
 
 void ock_drain_waiter_cancel(ock_drain_waiter *w) {
@@ -212,18 +220,67 @@ void ock_drain_waiter_cancel(ock_drain_waiter *w) {
   w->conn = NULL;
 }
 
-/* Calls every waiter once; each may register again. The waiters are taken
- * off first, so one that registers again waits for the next wake, and one
- * that a callback cancels before its turn leaves the taken list cleanly. */
-static void wake_waiters(ock_tcp_conn *c) {
+/* Calls the waiters in `woken` once each; each may register again. They are
+ * taken off first, so one that registers again waits for the next wake, and
+ * one that a callback cancels before its turn leaves the list cleanly. */
+static void call_waiters(ock_list *woken_head) {
   ock_list woken;
-  ock_list_move(&c->waiters, &woken);
+  ock_list_move(woken_head, &woken);
   while (!ock_list_empty(&woken)) {
     ock_drain_waiter *w = OCK_LIST_ENTRY(ock_list_first(&woken), ock_drain_waiter, link);
     ock_list_remove(&w->link);
     w->conn = NULL;
     w->cb(w);
   }
+}
+
+/* The connection closes: everyone waiting is told at once. */
+static void wake_waiters(ock_tcp_conn *c) {
+  ock_list all;
+  ock_list_move(&c->waiters, &all);
+  call_waiters(&all);
+}
+
+/* At most this many waiters per wake. Each woken portal may read a chunk in
+ * the next poll; hundreds of them at once would overshoot the queue limit
+ * (and pay hundreds of epoll changes) for a connection that can take a few. */
+#define WAKE_BATCH 16
+
+/* Only there so that poll does not block while a batch is due. */
+static void on_wake_idle(uv_idle_t *h) { (void)h; }
+
+/* Wakes the oldest WAKE_BATCH waiters. If more wait, the next batch is woken
+ * after the loop's next poll (on_wake_check), once this batch had its reads:
+ * an idle batch must not leave the others waiting for a write that never
+ * comes, and a busy one refills the queue first. */
+static void wake_batch(ock_tcp_conn *c) {
+  ock_list batch;
+  ock_list_init(&batch);
+  for (int i = 0; i < WAKE_BATCH && !ock_list_empty(&c->waiters); i++) {
+    ock_list *e = ock_list_first(&c->waiters);
+    ock_list_remove(e);
+    ock_list_insert_tail(&batch, e);
+  }
+  call_waiters(&batch);
+  if (c->state == ST_CLOSING) return;
+  if (ock_list_empty(&c->waiters)) {
+    uv_check_stop(&c->wake_check);
+    uv_idle_stop(&c->wake_idle);
+  } else {
+    uv_check_start(&c->wake_check, on_wake_check);
+    uv_idle_start(&c->wake_idle, on_wake_idle);
+  }
+}
+
+static void on_wake_check(uv_check_t *h) {
+  ock_tcp_conn *c = h->data;
+  if (c->wq_bytes < OCK_TCP_LOW_WATER) {
+    wake_batch(c);
+    return;
+  }
+  /* the woken batch filled the queue again: on_write wakes the next one */
+  uv_check_stop(&c->wake_check);
+  uv_idle_stop(&c->wake_idle);
 }
 
 /* Nothing queued got written for frame_timeout_ms: the peer does not read. */
@@ -249,7 +306,7 @@ static void on_write(uv_write_t *req, int status) {
   c->wq_bytes -= w->buf.len;
   ock_wpool_put(&c->pool, w);
   if (status == 0) arm_write_timer(c);
-  if (!ock_list_empty(&c->waiters) && c->wq_bytes < OCK_TCP_LOW_WATER) wake_waiters(c);
+  if (!ock_list_empty(&c->waiters) && c->wq_bytes < OCK_TCP_LOW_WATER) wake_batch(c);
   if (status < 0 && c->state != ST_CLOSING) {
     OCK_INFO("connection %s to %s: write failed: %s", c->addr, c->peer, uv_strerror(status));
     ock_tcp_conn_close(c, status);
