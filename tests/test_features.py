@@ -9,6 +9,8 @@
    frame once begun (test_hostile.py 2, slowloris) and on a peer that reads
    nothing (test_core_regressions.py), ``max_relays_per_connection`` at its
    default of 64 (test_relay.py).
+2. ``Message.forward`` — a Python worker that forwards, and the reply coming back
+   along the return route.
 
 Every test uses real sockets on 127.0.0.1; raw peers speak the wire format of
 tests/wire_spec.py.
@@ -400,3 +402,52 @@ def test_max_portal_connections_refuses_only_the_connection_past_it(ockam_node, 
     finally:
         for s in clients:
             s.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Message.forward
+# --------------------------------------------------------------------------------------------
+
+
+def test_python_worker_forwards_and_the_reply_comes_back_through_it(ockam_node) -> None:
+    """A Python worker on n2 that forwards what it gets onward (a hop written in Python): n1's
+    "hello" to n3's uppercase through it returns "HELLO", the request and the reply both pass the
+    worker (it joined the return route), and the reply's last leg reaches n1."""
+    n1: Node = ockam_node("n1")
+    n2: Node = ockam_node("n2", listen=True)
+    n3: Node = ockam_node("n3", listen=True)
+    seen: List[Tuple[List[str], List[str]]] = []
+
+    def hop(msg: Message) -> None:
+        seen.append((list(msg.onward_route), list(msg.return_route)))
+        msg.forward(msg.onward_route[1:])
+
+    n2.start_worker("pyhop", hop)
+    c12 = n1.connect_tcp(n2.tcp_listener.address)
+    c23 = n2.connect_tcp(n3.tcp_listener.address)
+    assert n1.message_send("hello", to=f"{c12.address}/service/pyhop{c23.address}/service/uppercase") == "HELLO"
+    assert len(seen) == 2, seen
+    (req_on, req_ret), (rep_on, rep_ret) = seen
+    assert req_on == ["0#pyhop", f"0#{c23.worker}", "0#uppercase"]
+    # the reply retraces the return route: n2's connection from n1 comes next, then n1's caller
+    assert rep_on[0] == "0#pyhop" and rep_on[1:] == req_ret, (seen, req_ret)
+    assert rep_ret[-1] == "0#uppercase", rep_ret
+
+
+def test_forward_to_a_fixed_service_with_the_reply_relayed_back(ockam_node) -> None:
+    """A worker that forwards requests to a fixed route and replies on along their way back:
+    message_send to it returns the service's answer, from the node itself and from another node
+    over TCP."""
+    n1: Node = ockam_node("n1")
+    n2: Node = ockam_node("n2", listen=True)
+
+    def proxy(msg: Message) -> None:
+        if len(msg.onward_route) > 1:  # a reply on its way back through this worker
+            msg.forward(msg.onward_route[1:])
+        else:  # a request for this worker
+            msg.forward("/service/uppercase")
+
+    n2.start_worker("proxy", proxy)
+    assert n2.message_send("local", to="/service/proxy") == "LOCAL"
+    conn = n1.connect_tcp(n2.tcp_listener.address)
+    assert n1.message_send("remote", to=f"{conn.address}/service/proxy") == "REMOTE"
