@@ -11,6 +11,8 @@
    default of 64 (test_relay.py).
 2. ``Message.forward`` — a Python worker that forwards, and the reply coming back
    along the return route.
+3. Routes of several hops through ``message_send``, as route text
+   (``0#a => 1#b``) and in each multiaddr form the README lists.
 
 Every test uses real sockets on 127.0.0.1; raw peers speak the wire format of
 tests/wire_spec.py.
@@ -451,3 +453,45 @@ def test_forward_to_a_fixed_service_with_the_reply_relayed_back(ockam_node) -> N
     assert n2.message_send("local", to="/service/proxy") == "LOCAL"
     conn = n1.connect_tcp(n2.tcp_listener.address)
     assert n1.message_send("remote", to=f"{conn.address}/service/proxy") == "REMOTE"
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Routes of several hops
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["text-worker", "text-tcp", "list", "worker", "ip4", "dnsaddr", "node"])
+def test_route_of_several_hops_in_each_form(ockam_node, form: str) -> None:
+    """n1 -> n2's hop -> n2's connection to n3 -> n3's uppercase, written as route text
+    (``0#a => 0#b => ...``, with the first hop a connection or ``1#host:port``), as a list of
+    addresses, and as multiaddrs starting with ``/worker``, ``/ip4``, ``/dnsaddr`` and ``/node``."""
+    n1: Node = ockam_node("n1")
+    n2: Node = ockam_node("n2", listen=True, services=("hop",))
+    n3: Node = ockam_node("n3", listen=True)
+    c23 = n2.connect_tcp(n3.tcp_listener.address)
+    p2 = n2.tcp_listener.port
+    tail_text = f"0#hop => 0#{c23.worker} => 0#uppercase"
+    tail_multi = f"/service/hop/worker/{c23.worker}/service/uppercase"
+    if form in ("text-worker", "worker", "list"):
+        c12 = n1.connect_tcp(n2.tcp_listener.address)
+    route = {
+        "text-worker": lambda: f"0#{c12.worker} => {tail_text}",
+        "text-tcp": lambda: f"1#127.0.0.1:{p2} => {tail_text}",
+        "list": lambda: [f"0#{c12.worker}", "0#hop", f"0#{c23.worker}", "0#uppercase"],
+        "worker": lambda: f"{c12.address}{tail_multi}",
+        "ip4": lambda: f"/ip4/127.0.0.1/tcp/{p2}{tail_multi}",
+        "dnsaddr": lambda: f"/dnsaddr/localhost/tcp/{p2}{tail_multi}",
+        "node": lambda: f"/node/{n2.name}{tail_multi}",
+    }[form]()
+    assert n1.message_send("hello", to=route) == "HELLO"
+    assert n1.message_send("again", to=route) == "AGAIN"
+    assert len(n1.connections()) == 1, n1.connections()  # a TCP hop is dialled once and reused
+
+
+def test_route_text_tolerates_spaces_and_rejects_a_bad_hop(ockam_node) -> None:
+    """Route text with uneven spacing around ``=>`` is read the same; a malformed address in the
+    middle of it raises RouteError quoting that address."""
+    n: Node = ockam_node("n", services=("hop",))
+    assert n.message_send("hi", to="0#hop=>0#hop   =>  0#uppercase") == "HI"
+    with pytest.raises(RouteError, match="x#y"):
+        n.message_send("hi", to="0#hop => x#y => 0#uppercase", timeout=1.0)
