@@ -13,6 +13,9 @@
    along the return route.
 3. Routes of several hops through ``message_send``, as route text
    (``0#a => 1#b``) and in each multiaddr form the README lists.
+4. ``examples/bridge.py`` (what ``./dev example`` runs) prints HELLO.
+5. Building from source without libuv's headers stops with one line naming
+   libuv1-dev.
 
 Every test uses real sockets on 127.0.0.1; raw peers speak the wire format of
 tests/wire_spec.py.
@@ -495,3 +498,69 @@ def test_route_text_tolerates_spaces_and_rejects_a_bad_hop(ockam_node) -> None:
     assert n.message_send("hi", to="0#hop=>0#hop   =>  0#uppercase") == "HI"
     with pytest.raises(RouteError, match="x#y"):
         n.message_send("hi", to="0#hop => x#y => 0#uppercase", timeout=1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. ./dev example: examples/bridge.py prints HELLO
+# --------------------------------------------------------------------------------------------
+
+
+def test_bridge_example_prints_hello() -> None:
+    """examples/bridge.py, which ``./dev example`` runs after installing, prints HELLO and exits 0."""
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "bridge.py")], capture_output=True, text=True,
+                       timeout=60, cwd=tempfile.gettempdir())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "HELLO\n", (r.stdout, r.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Building from source without libuv's headers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def source_copy() -> Iterator[Path]:
+    """A copy of what a source build reads (setup.py, pyproject.toml, the package, csrc), so the
+    build cannot touch this checkout or the installed package."""
+    tmp = Path(tempfile.mkdtemp(prefix="ockam-py-src-"))
+    try:
+        src = tmp / "src"
+        src.mkdir()
+        for name in ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+            shutil.copy2(ROOT / name, src / name)
+        shutil.copytree(ROOT / "csrc", src / "csrc")
+        shutil.copytree(ROOT / "ockam_py", src / "ockam_py",
+                        ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+        yield src
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.parametrize("how", ["pip install", "setup.py build_ext"])
+def test_source_build_without_libuv_says_so_in_one_line(source_copy: Path, how: str) -> None:
+    """With pkg-config seeing no libuv (PKG_CONFIG_LIBDIR and PKG_CONFIG_PATH on an empty
+    directory), building fails, and one line of the output names libuv and the package to
+    install (libuv1-dev); nothing is installed."""
+    if not shutil.which("pkg-config"):
+        pytest.fail("pkg-config is not installed: a source build needs it (apt-get install pkg-config)")
+    empty = source_copy.parent / "empty"
+    empty.mkdir()
+    target = source_copy.parent / "target"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PKG_CONFIG", "PIP_"))}
+    env.update(PKG_CONFIG_LIBDIR=str(empty), PKG_CONFIG_PATH=str(empty), PIP_DISABLE_PIP_VERSION_CHECK="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    assert subprocess.run(["pkg-config", "--exists", "libuv"], env=env).returncode != 0, "libuv is still visible"
+    if how == "pip install":
+        cmd = [sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index",
+               "--target", str(target), str(source_copy)]
+    else:
+        cmd = [sys.executable, "setup.py", "build_ext", "--build-lib", str(target)]
+    r = subprocess.run(cmd, cwd=source_copy, env=env, capture_output=True, text=True, timeout=300)
+    output = r.stdout + r.stderr
+    assert r.returncode != 0, f"the build succeeded without libuv's headers:\n{output[-3000:]}"
+    lines = [line.strip() for line in output.splitlines() if "libuv1-dev" in line]
+    assert lines, f"no line names libuv1-dev:\n{output[-3000:]}"
+    assert any(line.startswith("error:") and "libuv" in line.replace("libuv1-dev", "") for line in lines), lines
+    built = [p.name for p in target.rglob("*")] if target.exists() else []
+    assert not built, f"the failed build left files behind: {built}"
+    assert "Traceback" not in output, output[-3000:]
