@@ -225,3 +225,96 @@ def test_console_script() -> None:
     assert exe, "ockam-py is not on PATH"
     r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and "tcp-inlet" in r.stdout
+
+
+# ---------------------------------------------------------------------------
+# node show, node logs, node delete, node default
+
+
+def test_node_show_logs_and_delete(ockam: Cli) -> None:
+    """``node show`` tells status, pid, listener, route, services and log of a running node and of
+    a stopped one; ``node logs`` prints the node's log (``--path`` where it is, ``-n N`` its last
+    N lines); ``node delete NAME`` ends that node's process, its listener and its state, and only
+    that node's."""
+    p = free_port()
+    ockam.ok("node", "create", "a", f"--tcp-listener-address=127.0.0.1:{p}")
+    ockam.ok("node", "create", "b")
+    ockam.ok("service", "start", "hop", "--at", "a")
+    info = ockam.json("node", "show", "a")
+    assert info["name"] == "a" and info["status"] == "running" and pid_alive(info["pid"])
+    assert info["tcp_listener_address"] == f"127.0.0.1:{p}" and info["multiaddr"] == f"/ip4/127.0.0.1/tcp/{p}"
+    assert {s["address"] for s in info["services"]} >= {"/service/echo", "/service/uppercase", "/service/hop"}
+    text = ockam.ok("node", "show", "a").splitlines()
+    assert text[0] == f"Node a (default): running (pid {info['pid']})", text
+    assert f"  Route: /node/a → /ip4/127.0.0.1/tcp/{p}" in text
+    assert any(line.startswith("  Services: ") and "/service/hop (hop)" in line for line in text), text
+    log = NodeDir(ockam.home, "a").log_file
+    assert f"  Log: {log}" in text
+
+    # logs: what the file holds, its path, its tail
+    assert ockam.ok("node", "logs", "a", "--path").strip() == str(log)
+    lines = ockam.ok("node", "logs", "a").splitlines()
+    assert lines == log.read_text().splitlines()[:len(lines)] and lines, lines
+    assert any("node a started" in line for line in lines), lines
+    assert ockam.ok("node", "logs", "a", "-n", "2").splitlines() == log.read_text().splitlines()[-2:]
+
+    # a stopped node: show still answers, from its saved state
+    ockam.ok("node", "stop", "a")
+    stopped = ockam.json("node", "show", "a")
+    assert stopped["status"] == "stopped" and stopped["pid"] is None
+    assert "/service/hop" in {s["address"] for s in stopped["services"]}
+    assert ockam.ok("node", "show", "a").splitlines()[0] == "Node a (default): stopped"
+    assert ockam.ok("node", "logs", "a").strip(), "the log of a stopped node is still there"
+    ockam.ok("node", "start", "a")
+
+    # delete one node: its process, listener and state go; the other node stays
+    pid_a = ockam.json("node", "show", "a")["pid"]
+    pid_b = ockam.json("node", "show", "b")["pid"]
+    assert ockam.ok("node", "delete", "a").strip() == "✔ Deleted node a"
+    assert not pid_alive(pid_a)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", p), timeout=2).close()
+    assert not NodeDir(ockam.home, "a").path.exists()
+    assert [n["name"] for n in ockam.json("node", "list")] == ["b"]
+    assert pid_alive(pid_b) and ockam.json("node", "show", "b")["status"] == "running"
+    assert ockam.ok("message", "send", "hi", "--from", "b", "--to", "/service/uppercase").strip() == "HI"
+    assert "unknown node 'a'" in ockam.fails("node", "show", "a")
+    assert "give a node NAME or --all" in ockam.fails("node", "delete")
+
+
+def test_node_default(ockam: Cli) -> None:
+    """The first node created is the default; ``node default NAME`` changes it and commands that
+    name no node use it; an unknown name leaves it as it was; a deleted default is no longer named."""
+    assert ockam.ok("node", "default").strip() == "No default node"
+    ockam.ok("node", "create", "a")
+    ockam.ok("node", "create", "b")
+    assert ockam.ok("node", "default").strip() == "a"
+    assert ockam.json("node", "default") == {"default": "a"}
+    assert ockam.ok("node", "default", "b").strip() == "b"
+    assert ockam.ok("node", "default").strip() == "b"
+    assert {n["name"]: n["default"] for n in ockam.json("node", "list")} == {"a": False, "b": True}
+    assert "b (default)" in ockam.ok("node", "list")
+    ockam.ok("service", "start", "hop")  # no --at: the default node
+    assert "/service/hop" in {s["address"] for s in ockam.json("node", "show", "b")["services"]}
+    assert "/service/hop" not in {s["address"] for s in ockam.json("node", "show", "a")["services"]}
+    assert "unknown node 'nope'" in ockam.fails("node", "default", "nope")
+    assert ockam.ok("node", "default").strip() == "b"
+    ockam.ok("node", "delete", "b")
+    assert "b" not in ockam.ok("node", "default").split()
+
+
+@pytest.mark.parametrize("command", [["node", "show"], ["node", "logs"], ["node", "delete"], ["node", "default"],
+                                     ["node", "logs", "--path"]])
+def test_node_commands_on_an_unknown_node(ockam: Cli, command: List[str]) -> None:
+    """Naming a node that does not exist is one error line naming it (plus a hint), exit status 1,
+    and changes nothing."""
+    if command == ["node", "delete"]:
+        ockam.ok("node", "create", "real")
+    r = ockam.run(*command[:2], "nope", *command[2:])
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert lines[0] == "error: unknown node 'nope'", r.stderr
+    assert len(lines) <= 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout == ""
+    if command == ["node", "delete"]:
+        assert [n["name"] for n in ockam.json("node", "list")] == ["real"]
