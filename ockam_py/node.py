@@ -395,7 +395,8 @@ class Node:
 
         ``max_connections`` (accepted connections open at once), ``max_frame``
         (bytes of one frame, at most 16 MiB), ``frame_timeout_ms`` (to finish
-        the preamble or a frame once begun), ``max_route_hops``,
+        the preamble or a frame once begun), ``max_route_hops`` (onward; a return
+        route counts with the receiving connection's address),
         ``max_write_queue`` (bytes queued for a peer that does not read),
         ``max_relays``, ``max_relays_per_connection``, ``max_portal_connections``
         (per inlet or outlet).

@@ -142,13 +142,14 @@ def _offend_onward_hops(node: Node, sock: socket.socket) -> None:
 
 
 def _offend_return_hops(node: Node, sock: socket.socket) -> None:
-    # the documented limit is on the addresses of a received route, onward or return
+    # documented: the return route counts with the receiving connection's address, so one
+    # less than max_route_hops may arrive
     node.set_limits(max_route_hops=4)
     try:
-        _echo_reply_ok(sock, _route_with(return_len=4))
+        _echo_reply_ok(sock, _route_with(return_len=3))
     except AssertionError as e:
-        raise AssertionError(f"a return route of max_route_hops (4) addresses was refused: {e}") from None
-    sock.sendall(_route_with(return_len=5))
+        raise AssertionError(f"a return route of max_route_hops - 1 (3) addresses was refused: {e}") from None
+    sock.sendall(_route_with(return_len=4))
 
 
 CONNECTION_LIMITS = {

@@ -10,7 +10,9 @@ typedef struct {
   long max_connections;           /* accepted connections open at once, per listener */
   long max_frame;                 /* bytes in one frame body (Ockam: 16 MiB) */
   long frame_timeout_ms;          /* to finish the preamble or a frame once begun */
-  long max_route_hops;            /* addresses in a received onward or return route */
+  long max_route_hops;            /* addresses in an onward route as received, and in a return
+                                   * route once the receiving connection added its own (so a
+                                   * received return route has at most max_route_hops - 1) */
   long max_write_queue;           /* bytes queued for a peer that does not read */
   long max_relays;                /* relays registered at this node */
   long max_relays_per_connection;

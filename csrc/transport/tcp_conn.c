@@ -466,9 +466,12 @@ static int handle_frame(ock_tcp_conn *c, const uint8_t *body, size_t n) {
              rc == OCK_ETOOBIG ? "route too long" : "bad CBOR");
     return rc;
   }
+  /* the return route gets this connection's address: it may arrive with one less */
   if (m.onward.n > c->node->limits.max_route_hops || m.ret.n >= c->node->limits.max_route_hops) {
-    OCK_WARN("connection %s from %s: route of more than %ld hops, closing", c->addr, c->peer,
-             c->node->limits.max_route_hops - 1);
+    OCK_WARN("connection %s from %s: %s route of %d addresses, over max_route_hops (%ld, the return route "
+             "with this connection's address), closing",
+             c->addr, c->peer, m.onward.n > c->node->limits.max_route_hops ? "onward" : "return",
+             (int)(m.onward.n > c->node->limits.max_route_hops ? m.onward.n : m.ret.n), c->node->limits.max_route_hops);
     return OCK_ETOOBIG;
   }
   if (m.onward.n == 0) return 0; /* a heartbeat */
