@@ -146,7 +146,22 @@ stream = {
     + frame(body([b"forwarding_service"], [MAIN], bare(b"register"))),
     "5.2-register-many": b"\x01" + b"".join(
         frame(body([b"static_forwarding_service"], [MAIN], bare(b"r%d" % i))) for i in range(10)),
-    "6.3-ping-no-outlet": b"\x01" + frame(frames["6.3-ping"]),
+    "6.3-ping-outlet": b"\x01" + frame(frames["6.3-ping"]),
+    # a live portal (fuzz_stream.c): S_OUT is replaced by the address the Pong came from
+    "6.3-portal-payload-disconnect": b"\x01" + frame(frames["6.3-ping"]) + frame(frames["6.3-payload"])
+    + frame(body([S_OUT], [S_IN], b"\x03\x05hello")) + frame(body([S_OUT], [S_IN], b"\x02")),
+    "6.8-portal-half-close": b"\x01" + frame(body([b"outlet"], [S_IN], b"\x00\x01"))
+    + frame(frames["6.3-payload"]) + frame(body([S_OUT], [S_IN], b"\x04")),
+    # the echoed 8 bytes used 8 of the outlet's credit: granting them back is within the window
+    "6.8-portal-credit": b"\x01" + frame(body([b"outlet"], [S_IN], b"\x00\x03"))
+    + frame(body([S_OUT], [S_IN], b"\x03\x08credit..")) + frame(body([S_OUT], [S_IN], b"\x05\x08"))
+    + frame(body([S_OUT], [S_IN], b"\x04")),
+    "6.3-portal-two": b"\x01" + frame(frames["6.3-ping"]) + frame(frames["6.3-payload"])
+    + frame(body([b"outlet"], [b"cc" * 16], b"\x00")) + frame(body([S_OUT], [b"cc" * 16], b"\x03\x03two"))
+    + frame(body([b"outlet"], [S_IN], b"\x02")),
+    "6.3-portal-ping-flood": b"\x01" + b"".join(frame(body([b"outlet"], [b"%032d" % i], b"\x00")) for i in range(10)),
+    "6.3-portal-via-hop": b"\x01" + frame(body([b"hop", b"outlet"], [S_IN], b"\x00"))
+    + frame(body([b"hop", S_OUT], [S_IN], b"\x03\x02hi")),
     "hop": b"\x01" + frame(body([b"hop", b"hop", b"uppercase"], [D], bare(b"via hop"))),
     "echo-loop": b"\x01" + frame(body([b"echo"], [b"echo"], b"loop")),
     "frame-too-big": b"\x01\x01\x00\x00\x01",
