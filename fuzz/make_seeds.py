@@ -2,7 +2,7 @@
 """Writes the seed corpora of fuzz/corpus/<target>/ (seed-*). Other files there
 are left alone: regress-* are inputs that once found a bug, and the files
 named by a SHA-1 are inputs merged in from longer runs (libFuzzer -merge=1). The byte examples of the wire spec
-(shared/spec/ockam-wire.md 2.5, 3.1, 4, 5.2, 6.3) are rebuilt here with a tiny
+(shared/spec/ockam-wire.md 2.5, 3.1, 4, 5.2, 5.3, 6.3) are rebuilt here with a tiny
 CBOR encoder and checked against the spec's own length bytes. Run it again
 after changing it: python3 fuzz/make_seeds.py"""
 import os
@@ -146,7 +146,22 @@ stream = {
     + frame(body([b"forwarding_service"], [MAIN], bare(b"register"))),
     "5.2-register-many": b"\x01" + b"".join(
         frame(body([b"static_forwarding_service"], [MAIN], bare(b"r%d" % i))) for i in range(10)),
-    "6.3-ping-no-outlet": b"\x01" + frame(frames["6.3-ping"]),
+    "6.3-ping-outlet": b"\x01" + frame(frames["6.3-ping"]),
+    # a live portal (fuzz_stream.c): S_OUT is replaced by the address the Pong came from
+    "6.3-portal-payload-disconnect": b"\x01" + frame(frames["6.3-ping"]) + frame(frames["6.3-payload"])
+    + frame(body([S_OUT], [S_IN], b"\x03\x05hello")) + frame(body([S_OUT], [S_IN], b"\x02")),
+    "6.8-portal-half-close": b"\x01" + frame(body([b"outlet"], [S_IN], b"\x00\x01"))
+    + frame(frames["6.3-payload"]) + frame(body([S_OUT], [S_IN], b"\x04")),
+    # the echoed 8 bytes used 8 of the outlet's credit: granting them back is within the window
+    "6.8-portal-credit": b"\x01" + frame(body([b"outlet"], [S_IN], b"\x00\x03"))
+    + frame(body([S_OUT], [S_IN], b"\x03\x08credit..")) + frame(body([S_OUT], [S_IN], b"\x05\x08"))
+    + frame(body([S_OUT], [S_IN], b"\x04")),
+    "6.3-portal-two": b"\x01" + frame(frames["6.3-ping"]) + frame(frames["6.3-payload"])
+    + frame(body([b"outlet"], [b"cc" * 16], b"\x00")) + frame(body([S_OUT], [b"cc" * 16], b"\x03\x03two"))
+    + frame(body([b"outlet"], [S_IN], b"\x02")),
+    "6.3-portal-ping-flood": b"\x01" + b"".join(frame(body([b"outlet"], [b"%032d" % i], b"\x00")) for i in range(10)),
+    "6.3-portal-via-hop": b"\x01" + frame(body([b"hop", b"outlet"], [S_IN], b"\x00"))
+    + frame(body([b"hop", S_OUT], [S_IN], b"\x03\x02hi")),
     "hop": b"\x01" + frame(body([b"hop", b"hop", b"uppercase"], [D], bare(b"via hop"))),
     "echo-loop": b"\x01" + frame(body([b"echo"], [b"echo"], b"loop")),
     "frame-too-big": b"\x01\x01\x00\x00\x01",
@@ -154,8 +169,29 @@ stream = {
     "bad-cbor": b"\x01\x00\x00\x00\x02\xa0\xff",
 }
 
+# the relay node's reply to a registration (spec 5.3), as fuzz_relay_client.c reads it: a mode
+# byte (bit 0: the rest is a whole message body, not a payload; bit 1: the name is "relé-✓", not
+# "n3"), then the payload or the message
+UNI = "relé-✓".encode()
+R3 = bare(b"forward_to_n3")
+relay_client = {
+    "5.3-reply-n3": b"\x00" + R3,
+    "5.3-reply-unicode": b"\x02" + bare(b"forward_to_" + UNI),
+    "5.3-reply-name-only": b"\x00" + bare(b"n3"),
+    "5.3-reply-wrong-name": b"\x00" + bare(b"forward_to_n4"),
+    "5.3-reply-truncated": b"\x00" + R3[:-1],
+    "5.3-reply-trailing-byte": b"\x00" + R3 + b"\x00",
+    "5.3-reply-empty": b"\x00",
+    "5.3-reply-broken-char": b"\x02" + bare(b"forward_to_" + UNI[:-1]),
+    "5.3-wire-reply": b"\x01" + body([], [b"c" * 32, b"forward_to_n3"], R3, b"{}"),
+    "5.3-wire-unicode": b"\x03" + body([], [b"forward_to_" + UNI], bare(b"forward_to_" + UNI)),
+    "5.3-wire-onward-left": b"\x01" + body([b"echo"], [b"forward_to_n3"], R3),
+    "5.3-wire-tcp-recipient": b"\x01" + body([], [(1, b"forward_to_n3")], R3),
+    "5.3-wire-no-return": b"\x01" + body([], [], R3),
+}
+
 sets = {"fuzz_frame": frames, "fuzz_portal": portal, "fuzz_bare": bare_seeds, "fuzz_route": routes,
-        "fuzz_relay": relay, "fuzz_stream": stream}
+        "fuzz_relay": relay, "fuzz_stream": stream, "fuzz_relay_client": relay_client}
 for target, seeds in sets.items():
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)

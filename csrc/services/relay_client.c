@@ -158,6 +158,7 @@ static int reply_ok(client *c, const ock_msg *m, ock_addr *remote) {
   size_t n, k = strlen(c->name);
   if (m->onward.n != 1 || m->ret.n == 0) return 0;
   if (ock_bare_read_string(m->payload, m->payload_len, &s, &n) || n < k || memcmp(s + n - k, c->name, k)) return 0;
+  if (!ock_utf8_valid(s, n)) return 0; /* a Rust client decodes a String and refuses this reply (5.3) */
   *remote = ock_route_at(&m->ret, m->ret.n - 1);
   return remote->tt == OCK_TT_LOCAL && remote->len < sizeof c->remote;
 }
