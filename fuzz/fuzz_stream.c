@@ -169,7 +169,7 @@ static void node_up(void) {
   CHECK(ock_services_start_default(node) == 0);
   CHECK(ock_service_start(node, "hop", NULL) == 0);
   echo_up();
-  rc = ock_outlet_create(node, echo_target, OUTLET, err, sizeof err);
+  rc = ock_outlet_create(node, echo_target, OUTLET, NULL, 0, err, sizeof err);
   if (rc) fprintf(stderr, "fuzz_stream: %s\n", err);
   CHECK(rc == 0);
   /* small enough that inputs reach them: a relay flood, an echo flood, a Ping flood */

@@ -355,14 +355,21 @@ class Node:
             raise TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
         return relay
 
-    def create_outlet(self, to: str, address: str = "outlet") -> Outlet:
+    def create_outlet(self, to: str, address: str = "outlet", allow: Optional[Sequence[str]] = None) -> Outlet:
         """Starts a TCP outlet at worker ``address`` that connects to ``to`` (``host:port``).
 
         Inlets reach it at ``.../service/<address>``; through a relay, as Ockam
         requires, via ``hop``: ``.../service/forward_to_<n>/service/hop/service/<address>``.
+
+        ``allow``: identifiers (``I`` + 64 hex digits) that alone may open portal
+        connections, and only through a secure channel (``.../secure/api/service/<address>``);
+        anyone else's Ping is answered with Disconnect (their client is closed at
+        once) and a log line on this node. ``None`` (the default): anyone who
+        reaches the worker.
         """
-        _core.outlet_create(self.id, to, address)
-        outlet = Outlet(self, address, to)
+        ids = _identifiers(allow, "allow")
+        _core.outlet_create(self.id, to, address, ids)
+        outlet = Outlet(self, address, to, allow=ids)
         self._portals[("outlet", address)] = outlet
         return outlet
 
@@ -506,13 +513,13 @@ class Node:
         return _display.to_html(self)
 
 
-def _identifiers(authorized: Optional[Sequence[str]]) -> Optional[List[str]]:
-    if authorized is None:
+def _identifiers(ids: Optional[Sequence[str]], what: str = "authorized") -> Optional[List[str]]:
+    if ids is None:
         return None
-    ids = [authorized] if isinstance(authorized, str) else [str(i) for i in authorized]
-    if not ids:
-        raise ValueError("authorized is empty: nobody could connect (None trusts everyone)")
-    return ids
+    out = [ids] if isinstance(ids, str) else [str(i) for i in ids]
+    if not out:
+        raise ValueError(f"{what} is empty: nobody could connect (None lets everyone)")
+    return out
 
 
 # at exit and in a forked child the registry of names starts empty

@@ -88,9 +88,15 @@ class Inlet(_Portal):
 
 
 class Outlet(_Portal):
-    """A TCP outlet at worker ``address``: each portal connection is a connection to ``target``."""
+    """A TCP outlet at worker ``address``: each portal connection is a connection to ``target``.
+
+    ``allow``: the identifiers that alone may use it through secure channels, or ``None`` (anyone)."""
 
     kind = "outlet"
+
+    def __init__(self, node: "Node", address: str, where: str, allow: Optional[List[str]] = None) -> None:
+        super().__init__(node, address, where)
+        self.allow = allow
 
     @property
     def target(self) -> str:
@@ -99,4 +105,5 @@ class Outlet(_Portal):
     def __repr__(self) -> str:
         s = self.stats() if not self.closed else None
         state = "closed" if s is None else f"{s.open} open"
-        return f"<Outlet /service/{self.address} of {self.node.name!r} to {self._where} ({state})>"
+        only = f", allows {len(self.allow)} identit{'y' if len(self.allow) == 1 else 'ies'}" if self.allow else ""
+        return f"<Outlet /service/{self.address} of {self.node.name!r} to {self._where} ({state}{only})>"

@@ -386,18 +386,31 @@ ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route 
   return submit(a);
 }
 
+/* Submits a with n identifiers (32 bytes each) in a->data, or fails its call. */
+static ock_call *submit_with_ids(api_cmd *a, const uint8_t *ids, size_t n) {
+  if (n && ock_buf_append(&a->data, ids, n * OCK_IDENTIFIER_LEN)) {
+    ock_call *call = a->call;
+    ock_call_fail(call, OCK_ENOMEM, "out of memory"); /* drops the loop's reference */
+    cmd_free(a);
+    return call;
+  }
+  return submit(a);
+}
+
 static void do_outlet_create(api_cmd *a, ock_node *n) {
   char err[OCK_ERRMSG_CAP] = "";
-  int rc = ock_outlet_create(n, a->s1, a->s2, err, sizeof err);
+  int rc = ock_outlet_create(n, a->s1, a->s2, (const unsigned char(*)[OCK_ORIGIN_ID_LEN])a->data.data,
+                             a->data.len / OCK_ORIGIN_ID_LEN, err, sizeof err);
   if (rc)
     ock_call_fail(a->call, rc, "%s", err[0] ? err : ock_strerror(rc));
   else
     ock_call_finish(a->call, 0);
 }
 
-ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr) {
+ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr, const uint8_t *allow,
+                                size_t n) {
   api_cmd *a = cmd_new(do_outlet_create, node, target, addr);
-  return a ? submit(a) : NULL;
+  return a ? submit_with_ids(a, allow, n) : NULL;
 }
 
 static void do_portal_close(api_cmd *a, ock_node *n) {
@@ -472,13 +485,7 @@ ock_call *ock_api_sc_create(uint32_t node, const ock_route *to, const uint8_t *a
   if (!a) return NULL;
   a->r1 = *to;
   a->i1 = timeout_ms;
-  if (n && ock_buf_append(&a->data, authorized, n * OCK_IDENTIFIER_LEN)) {
-    ock_call *call = a->call;
-    ock_call_fail(call, OCK_ENOMEM, "out of memory"); /* drops the loop's reference */
-    cmd_free(a);
-    return call;
-  }
-  return submit(a);
+  return submit_with_ids(a, authorized, n);
 }
 
 static void do_sc_listener_create(api_cmd *a, ock_node *n) {
@@ -492,14 +499,7 @@ static void do_sc_listener_create(api_cmd *a, ock_node *n) {
 
 ock_call *ock_api_sc_listener_create(uint32_t node, const char *addr, const uint8_t *authorized, size_t n) {
   api_cmd *a = cmd_new(do_sc_listener_create, node, addr, NULL);
-  if (!a) return NULL;
-  if (n && ock_buf_append(&a->data, authorized, n * OCK_IDENTIFIER_LEN)) {
-    ock_call *call = a->call;
-    ock_call_fail(call, OCK_ENOMEM, "out of memory"); /* drops the loop's reference */
-    cmd_free(a);
-    return call;
-  }
-  return submit(a);
+  return a ? submit_with_ids(a, authorized, n) : NULL;
 }
 
 static void do_sc_stop(api_cmd *a, ock_node *n) {

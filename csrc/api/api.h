@@ -60,7 +60,9 @@ ock_call *ock_api_relay_service_list(uint32_t node);
 /* Portals (spec 6). text: the inlet's bound address. */
 ock_call *ock_api_inlet_create(uint32_t node, const char *bind, const ock_route *to);
 ock_call *ock_api_inlet_close(uint32_t node, const char *bound);
-ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr);
+/* allow: n identifiers (32 bytes each) that alone may use it, through secure channels (n = 0: anyone). */
+ock_call *ock_api_outlet_create(uint32_t node, const char *target, const char *addr, const uint8_t *allow,
+                                size_t n);
 ock_call *ock_api_outlet_close(uint32_t node, const char *addr);
 /* out: ock_inlet_list then ock_outlet_list lines. */
 ock_call *ock_api_portal_list(uint32_t node);

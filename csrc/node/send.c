@@ -130,12 +130,16 @@ static int resolve_tcp_hop(ock_node *n, ock_msg *m, ock_send_failed failed, uint
   return 1;
 }
 
-void ock_node_send(ock_node *n, ock_msg *m, ock_send_failed failed, uint64_t token) {
+void ock_node_send_from(ock_node *n, ock_msg *m, const ock_origin *from, ock_send_failed failed, uint64_t token) {
   if (n->closing) return;
   for (size_t i = 0; i < m->onward.n; i++) {
     if (m->onward.tt[i] == OCK_TT_TCP && resolve_tcp_hop(n, m, failed, token, i)) return;
   }
-  ock_node_dispatch(n, m, NULL);
+  ock_node_dispatch(n, m, from);
+}
+
+void ock_node_send(ock_node *n, ock_msg *m, ock_send_failed failed, uint64_t token) {
+  ock_node_send_from(n, m, NULL, failed, token);
 }
 
 void ock_node_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call) {

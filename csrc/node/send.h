@@ -18,6 +18,9 @@ typedef void (*ock_send_failed)(ock_node *n, uint64_t token, int rc, const char 
 /* Sends m from n. On a resolution error `failed` (may be NULL: the error is
  * logged) hears of it, at once or once the connection fails. */
 void ock_node_send(ock_node *n, ock_msg *m, ock_send_failed failed, uint64_t token);
+/* The same for a message that came from `from` (a secure channel's decrypted
+ * messages): the first worker sees that origin. */
+void ock_node_send_from(ock_node *n, ock_msg *m, const ock_origin *from, ock_send_failed failed, uint64_t token);
 /* Opens a shared connection to "host:port" (ock_node_send reuses it). call
  * finishes with its worker address in call->text, or with the error. */
 void ock_node_connect(ock_node *n, const char *hostport, int timeout_ms, ock_call *call);

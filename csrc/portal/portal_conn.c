@@ -48,6 +48,7 @@ struct portal {
   uint64_t unacked;
   uint64_t inflight;     /* credit mode: received and not yet granted back */
   char held[OCK_HEX_ADDR_LEN + 1]; /* the connection we stopped reading, "" when none */
+  unsigned char peer_id[OCK_ORIGIN_ID_LEN]; /* outlet with an allow list: who opened it */
   size_t wq_bytes;
   ock_wpool pool;
   ock_drain_waiter drain;
@@ -370,6 +371,13 @@ static void handle_pong(portal *p, const ock_msg *m, const ock_portal_msg *pm) {
 static void portal_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   portal *p = w->ctx;
   ock_portal_msg pm;
+  /* with an allow list, the identity that opened the connection is the only one it hears */
+  if (!p->inlet && p->set->allow_n &&
+      (!from || !from->identifier || memcmp(from->identifier, p->peer_id, OCK_ORIGIN_ID_LEN))) {
+    OCK_INFO("node %s: portal %s: message from %s, not the identity that opened it, dropped", p->node->name,
+             p->addr, from ? from->peer : "this node");
+    return;
+  }
   if (m->onward.n != 1) { /* 6.3 item 6: nothing may route through a portal worker */
     OCK_INFO("node %s: portal %s: message with a longer onward route, ignored", p->node->name, p->addr);
     return;
@@ -489,13 +497,39 @@ static void on_target(ock_dial *d, int status) {
   if (p->state == P_HANDSHAKE) become_open(p, caps);
 }
 
-void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_msg *ping, int caps) {
+/* 1 when `from` may open a connection of set: anyone without an allow list,
+ * else a secure channel peer on it. */
+static int allowed(const ock_portal_set *set, const ock_origin *from) {
+  if (!set->allow_n) return 1;
+  if (!from || !from->identifier) return 0;
+  for (size_t i = 0; i < set->allow_n; i++)
+    if (!memcmp(set->allow[i], from->identifier, OCK_ORIGIN_ID_LEN)) return 1;
+  return 0;
+}
+
+/* A Ping the allow list refuses: Disconnect, so that the inlet closes its client at once. */
+static void refuse(portal *p, const ock_origin *from) {
+  OCK_WARN("node %s: outlet to %s refused a portal from %s%s: not on its allow list", p->node->name, p->target,
+           from && from->identifier ? "identity " : "", !from ? "this node (no secure channel)"
+           : from->identifier ? from->peer : "a connection without a secure channel");
+  send_ctl(p, OCK_PORTAL_DISCONNECT, 0);
+  p->peer_gone = 1;
+  portal_close(p, 0);
+}
+
+void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_msg *ping, int caps,
+                            const ock_origin *from) {
   portal *p = portal_new(set, 0);
   if (!p) return;
   snprintf(p->target, sizeof p->target, "%s", target);
   p->remote = ping->ret;
   p->caps = caps; /* what the inlet offered; negotiated in become_open */
   p->state = P_HANDSHAKE;
+  if (!allowed(set, from)) {
+    refuse(p, from);
+    return;
+  }
+  if (set->allow_n) memcpy(p->peer_id, from->identifier, OCK_ORIGIN_ID_LEN);
   if (set->open > (uint64_t)set->node->limits.max_portal_connections) {
     OCK_WARN("node %s: outlet has %ld portal connections open (the limit), refusing a Ping", p->node->name,
              set->node->limits.max_portal_connections);

@@ -32,14 +32,20 @@ typedef struct ock_portal_set {
   int refs;
   int caps;              /* what this side offers */
   int pong_timeout_ms;   /* inlet: how long to wait for a Pong */
+  /* outlet: when allow_n > 0, only these identities, through a secure
+   * channel, may open and use its portal connections (the owner's memory) */
+  const unsigned char (*allow)[OCK_ORIGIN_ID_LEN];
+  size_t allow_n;
   uint64_t open, total, bytes_out, bytes_in; /* out: read from our sockets; in: written to them */
   void (*on_released)(struct ock_portal_set *s); /* refs dropped to 0 */
 } ock_portal_set;
 
 /* Inlet side: accepts a client on server and pings `to`. */
 int ock_portal_accept(ock_portal_set *set, uv_stream_t *server, const ock_route *to);
-/* Outlet side: a Ping arrived; connect to target and answer Pong (or Disconnect). */
-void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_msg *ping, int caps);
+/* Outlet side: a Ping arrived from `from`; connect to target and answer Pong
+ * (or Disconnect: the limit, an identity the set does not allow). */
+void ock_portal_answer_ping(ock_portal_set *set, const char *target, const ock_msg *ping, int caps,
+                            const ock_origin *from);
 /* Closes the set's connections whose route starts with origin o's
  * connection: with it gone nothing can reach their peer. */
 void ock_portal_set_origin_closed(ock_portal_set *set, const ock_origin *o);

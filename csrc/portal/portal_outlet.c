@@ -19,6 +19,7 @@ struct outlet {
   ock_worker worker;
   char addr[OCK_ADDR_MAX_LEN + 1];
   char target[OCK_HOSTPORT_CAP];
+  unsigned char (*allow)[OCK_ORIGIN_ID_LEN]; /* set.allow: who may use it (none: anyone) */
   int closed;
   ock_list link; /* in outlets_state.outlets */
 };
@@ -43,13 +44,13 @@ static void outlet_released(ock_portal_set *s) {
   outlet *o = (outlet *)s;
   if (!o->closed) return;
   ock_list_remove(&o->link);
+  free(o->allow);
   free(o);
 }
 
 /* ---- outlets ---- */
 
 static void outlet_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
-  (void)from;
   outlet *o = w->ctx;
   ock_portal_msg pm;
   if (ock_portal_msg_decode(m->payload, m->payload_len, &pm) == 0 && pm.type == OCK_PORTAL_DISCONNECT) {
@@ -61,10 +62,11 @@ static void outlet_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
     return;
   }
   if (m->ret.n == 0) return;
-  ock_portal_answer_ping(&o->set, o->target, m, pm.caps);
+  ock_portal_answer_ping(&o->set, o->target, m, pm.caps, from);
 }
 
-int ock_outlet_create(ock_node *n, const char *target, const char *addr, char *err, size_t errcap) {
+int ock_outlet_create(ock_node *n, const char *target, const char *addr,
+                      const unsigned char (*allow)[OCK_ORIGIN_ID_LEN], size_t allow_n, char *err, size_t errcap) {
   outlets_state *st = ock_node_ext(n, &ops);
   char host[OCK_HOST_CAP];
   int port;
@@ -78,7 +80,14 @@ int ock_outlet_create(ock_node *n, const char *target, const char *addr, char *e
   }
   outlet *o = st ? calloc(1, sizeof *o) : NULL;
   if (!o) return OCK_ENOMEM;
+  if (allow_n && !(o->allow = malloc(allow_n * sizeof *o->allow))) {
+    free(o);
+    return OCK_ENOMEM;
+  }
+  if (allow_n) memcpy(o->allow, allow, allow_n * sizeof *o->allow);
   ock_portal_set_init(&o->set, n, outlet_released);
+  o->set.allow = (const unsigned char(*)[OCK_ORIGIN_ID_LEN])o->allow;
+  o->set.allow_n = allow_n;
   snprintf(o->addr, sizeof o->addr, "%s", addr);
   snprintf(o->target, sizeof o->target, "%s", target);
   /* Ockam makes an outlet a consumer of the listener only (spec 7): through
@@ -86,12 +95,14 @@ int ock_outlet_create(ock_node *n, const char *target, const char *addr, char *e
   o->worker = (ock_worker){.node = n, .addr = o->addr, .addr_len = strlen(o->addr), .fc = OCK_FC_LISTENER,
                            .handle = outlet_handle, .ctx = o, .kind = "outlet"};
   if (ock_router_add(&n->router, &o->worker)) {
+    free(o->allow);
     free(o);
     snprintf(err, errcap, "node '%s' already has a worker at '%s'", n->name, addr);
     return OCK_EEXIST;
   }
   ock_list_insert_head(&st->outlets, &o->link);
-  OCK_INFO("node %s: outlet %s to %s", n->name, o->addr, o->target);
+  OCK_INFO("node %s: outlet %s to %s%s", n->name, o->addr, o->target,
+           allow_n ? " (only for the identities it allows, through secure channels)" : "");
   return 0;
 }
 

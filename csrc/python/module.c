@@ -424,12 +424,23 @@ static PyObject *py_portal_close(PyObject *self, PyObject *args) {
   return simple(!strcmp(kind, "inlet") ? ock_api_inlet_close(id, addr) : ock_api_outlet_close(id, addr));
 }
 
+static int identifiers_from_py(PyObject *obj, ock_buf *out);
+
 static PyObject *py_outlet_create(PyObject *self, PyObject *args) {
   (void)self;
   unsigned int id;
   const char *target, *addr;
-  if (!PyArg_ParseTuple(args, "Iss", &id, &target, &addr)) return NULL;
-  return simple(ock_api_outlet_create(id, target, addr));
+  PyObject *allow = Py_None;
+  if (!PyArg_ParseTuple(args, "Iss|O", &id, &target, &addr, &allow)) return NULL;
+  ock_buf ids;
+  ock_buf_init(&ids);
+  if (identifiers_from_py(allow, &ids) < 0) {
+    ock_buf_free(&ids);
+    return NULL;
+  }
+  ock_call *c = ock_api_outlet_create(id, target, addr, ids.data, ids.len / OCK_IDENTIFIER_LEN);
+  ock_buf_free(&ids);
+  return simple(c);
 }
 
 static PyObject *py_portal_list(PyObject *self, PyObject *args) {
@@ -513,7 +524,7 @@ static PyObject *py_identity_check(PyObject *self, PyObject *args) {
 /* Identifiers ("I" + 64 hex, a sequence of str or None) into 32-byte ids. */
 static int identifiers_from_py(PyObject *obj, ock_buf *out) {
   if (obj == Py_None) return 0;
-  PyObject *seq = PySequence_Fast(obj, "authorized is a list of identifiers");
+  PyObject *seq = PySequence_Fast(obj, "expected a list of identifiers");
   if (!seq) return -1;
   for (Py_ssize_t i = 0; i < PySequence_Size(seq); i++) {
     PyObject *item = PySequence_GetItem(seq, i);
@@ -709,7 +720,7 @@ static PyMethodDef methods[] = {
     {"relay_service_list", py_relay_service_list, METH_VARARGS, "relay_service_list(id) -> text"},
     {"make_error", py_make_error, METH_VARARGS, "make_error(code, message) -> exception instance"},
     {"inlet_create", py_inlet_create, METH_VARARGS, "inlet_create(id, bind, route) -> bound address"},
-    {"outlet_create", py_outlet_create, METH_VARARGS, "outlet_create(id, target, address)"},
+    {"outlet_create", py_outlet_create, METH_VARARGS, "outlet_create(id, target, address[, allow])"},
     {"portal_close", py_portal_close, METH_VARARGS, "portal_close(id, 'inlet'|'outlet', address)"},
     {"portal_list", py_portal_list, METH_VARARGS, "portal_list(id) -> text"},
     {"node_identity", py_node_identity, METH_VARARGS, "node_identity(id) -> (identifier, change history)"},

@@ -32,6 +32,8 @@ struct ock_channel {
   char dec_addr[OCK_HEX_ADDR_LEN + 1]; /* decryptor_remote */
   char listener[128]; /* responder: the listener it came from (cut if longer) */
   char their_id[OCK_IDENTIFIER_TEXT_LEN + 1]; /* once verified; or the last one the trust policy refused */
+  uint8_t their_identifier[OCK_IDENTIFIER_LEN]; /* once open */
+  ock_origin origin; /* what its decrypted messages carry: who sent them */
   ock_worker enc_w, dec_w;
   int enc_registered;
   ock_route remote; /* to the peer's decryptor_remote */
@@ -220,7 +222,7 @@ static void deliver(ock_channel *c, ock_sc_msg *sm, uint64_t nonce, const ock_ms
     OCK_INFO("node %s: secure channel %s: message with an empty onward route dropped", c->node->name, c->dec_addr);
     return;
   }
-  ock_node_send(c->node, &m, NULL, 0);
+  ock_node_send_from(c->node, &m, &c->origin, NULL, 0);
 }
 
 /* An encrypted message at decryptor_remote. */
@@ -259,6 +261,9 @@ static void finalize(ock_channel *c) {
     ock_sc_decryptor_free(&c->dec);
   }
   ock_identifier_format(c->xx.peer.identifier, c->their_id);
+  memcpy(c->their_identifier, c->xx.peer.identifier, OCK_IDENTIFIER_LEN);
+  c->origin = (ock_origin){.fc = OCK_FC_SECURE, .transport = "secure", .address = c->enc_addr,
+                           .peer = c->their_id, .identifier = c->their_identifier};
   if (rc) {
     channel_close(c, 0, rc, "cannot start the encryptor");
     return;
@@ -331,6 +336,8 @@ static void channel_close(ock_channel *c, int send, int rc, const char *why) {
   if (c->state == ST_OPEN) {
     ock_sc_encryptor_free(&c->enc);
     ock_sc_decryptor_free(&c->dec);
+    /* what it opened ends with it: portal connections through it, relays it registered */
+    if (!c->node->closing) ock_node_origin_closed(c->node, &c->origin);
   } else {
     leave_handshake(c);
     ock_xx_free(&c->xx);
