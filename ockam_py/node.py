@@ -331,10 +331,17 @@ class Node:
         ``on_status`` is registered before the relay starts, so it sees every
         status, the first "connecting" and "up" included (``Relay.on_status``
         registers later ones).
+
+        Registered through a secure channel (``at`` the channel's address, or a
+        route through one), the name belongs to this node's identity on the relay
+        node: nobody else can take it, and this node can always register it
+        again. A name another identity holds raises ``PermissionError``.
         """
         route: Route = at
         if isinstance(at, str) and not at.startswith("/") and "#" not in at and ":" in at:
             route = [f"1#{at}"]
+        elif isinstance(at, str) and "/secure/" in at:
+            route = self._through_secure(at)
         if name in self._relays:
             raise ValueError(f"node {self.name!r} already has a relay named {name!r}")
         relay = Relay(self, name, at)
@@ -350,8 +357,10 @@ class Node:
         if wait and not relay.wait_up(timeout):
             if self.closed or relay.status == "closed":
                 raise NodeClosedError(f"node {self.name!r} was closed while relay {name!r} was starting")
-            detail = relay.detail
+            detail, refused = relay.detail, relay.refused
             relay.close()
+            if refused:
+                raise PermissionError(f"relay {name!r} at {at}: {detail}")
             raise TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
         return relay
 

@@ -56,6 +56,12 @@ class Relay:
         return self._status
 
     @property
+    def refused(self) -> bool:
+        """True while the relay node refuses the name (registered by another identity):
+        the relay is down with the reason in :attr:`detail`, and keeps retrying."""
+        return self._status == "down" and self.detail.startswith("registration refused")
+
+    @property
     def route(self) -> str:
         """The route to the relay, relative to the relay node: ``/service/forward_to_<name>``."""
         return f"/service/{self.remote_address}"
@@ -101,7 +107,7 @@ class Relay:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._status != "up":
-                if self._status == "closed":
+                if self._status == "closed" or self.refused:
                     return False
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:

@@ -123,3 +123,36 @@ def test_closing_the_channel_ends_the_portal_connections_through_it(echo_server)
             assert rest == b"", f"the client got {rest!r} after its channel closed"
             assert time.monotonic() - t0 < 5.0
         assert wait_for(lambda: n2.outlets()[0].stats().open == 0), "the outlet kept the portal connection"
+
+
+def test_relay_name_registered_through_a_channel_cannot_be_taken(log_lines: List[str]) -> None:
+    """n3 registers its relay through a secure channel to the relay node n2: another identity
+    (through its own channel) and a plaintext registration are refused with PermissionError and
+    a log line on n2, traffic keeps reaching n3, and n3 itself can register the name again."""
+    with Node(unique("n1")) as n1, Node(unique("n2"), tcp_listener_address="127.0.0.1:0") as n2, Node(
+        unique("n3")
+    ) as n3, Node(unique("n4")) as n4, Node(unique("n5")) as n5:
+        name = unique("r")
+        secure_at = f"/ip4/127.0.0.1/tcp/{n2.tcp_listener.port}/secure/api"
+        relay = n3.create_relay(name, at=secure_at, timeout=5)
+        to_n3 = f"/ip4/127.0.0.1/tcp/{n2.tcp_listener.port}/service/forward_to_{name}/service/uppercase"
+        assert n1.message_send("hello", to=to_n3) == "HELLO"
+        with pytest.raises(PermissionError, match="registered by another identity"):
+            n4.create_relay(name, at=secure_at, timeout=5)
+        assert wait_for(lambda: any(f"belongs to identity {n3.identifier}: registration from identity {n4.identifier}"
+                                    in ln for ln in log_lines))
+        with pytest.raises(PermissionError, match="registered by another identity"):
+            n5.create_relay(name, at=n2.tcp_listener.address, timeout=5)
+        assert wait_for(lambda: any("a connection without a secure channel refused" in ln for ln in log_lines))
+        assert n4.relays() == [] and n5.relays() == []
+        assert n1.message_send("still me", to=to_n3) == "STILL ME"
+        relay.close()
+        # the owner takes its name back at once over another channel, as after a lost link
+        fresh = n3.create_secure_channel(f"/ip4/127.0.0.1/tcp/{n2.tcp_listener.port}/service/api")
+        n3.create_relay(name, at=fresh.address, timeout=5)
+        # the relay moved to the fresh channel: closing the first one (n2 then drops what used it) leaves it up
+        [first] = [c for c in n3.secure_channels() if c.address != fresh.address]
+        before = len(n2.secure_channels())
+        first.close()
+        assert wait_for(lambda: len(n2.secure_channels()) == before - 1)
+        assert n1.message_send("back", to=to_n3) == "BACK"

@@ -37,6 +37,7 @@ struct client {
   uv_timer_t timer;      /* registration deadline, or the wait before retrying */
   ock_pinger pinger;     /* to the relay node's echo while registered */
   int status;
+  char refusal[160]; /* this attempt's error reply from the relay node, "" when none */
   int backoff_ms;
   uint64_t attempts;
   int handles;           /* the timer and the pinger */
@@ -104,7 +105,9 @@ static void link_lost(client *c, const char *why) {
 
 static void on_register_timeout(uv_timer_t *t) {
   client *c = t->data;
-  link_lost(c, c->conn && ock_tcp_conn_is_open(c->conn) ? "no answer to the registration" : "connect timed out");
+  link_lost(c, c->refusal[0]                               ? c->refusal
+               : c->conn && ock_tcp_conn_is_open(c->conn) ? "no answer to the registration"
+                                                          : "connect timed out");
 }
 
 /* The registration frame: [prefix, conn, suffix] with return route [main_remote]. */
@@ -140,6 +143,7 @@ static const ock_tcp_conn_hooks conn_hooks = {.on_open = conn_open, .on_close = 
 
 static void connect_now(client *c) {
   c->attempts++;
+  c->refusal[0] = 0;
   set_status(c, OCK_RELAY_CONNECTING, "");
   uv_timer_start(&c->timer, on_register_timeout, (uint64_t)(c->o.connect_timeout_ms + c->o.register_timeout_ms), 0);
   if (!c->target[0]) { /* no TCP hop of our own: register along `at` as it is */
@@ -163,13 +167,31 @@ static int reply_ok(client *c, const ock_msg *m, ock_addr *remote) {
   return remote->tt == OCK_TT_LOCAL && remote->len < sizeof c->remote;
 }
 
+/* A reply that is not the relay's address. One that says "error: ..." (the
+ * relay node refused the name) ends this attempt after this loop turn, with
+ * its text as the reason, unless a valid reply comes first; anything else is
+ * ignored, and the attempt times out as if unanswered. */
+static void refused(client *c, const ock_msg *m) {
+  const uint8_t *s;
+  size_t n;
+  if (ock_bare_read_string(m->payload, m->payload_len, &s, &n) || n < 7 || memcmp(s, "error: ", 7) ||
+      !ock_utf8_valid(s, n) || memchr(s, 0, n)) {
+    OCK_WARN("node %s: relay %s: unexpected registration reply, ignored", c->node->name, c->name);
+    return;
+  }
+  size_t why = n - 7 > 100 ? 100 : n - 7;
+  snprintf(c->refusal, sizeof c->refusal, "registration refused by the relay node: %.*s", (int)why, (const char *)s + 7);
+  OCK_WARN("node %s: relay %s: %s", c->node->name, c->name, c->refusal);
+  uv_timer_start(&c->timer, on_register_timeout, 0, 0);
+}
+
 static void main_remote_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   (void)from;
   client *c = w->ctx;
   ock_addr remote;
   if (c->status != OCK_RELAY_CONNECTING) return;
   if (!reply_ok(c, m, &remote)) {
-    OCK_WARN("node %s: relay %s: unexpected registration reply, ignored", c->node->name, c->name);
+    refused(c, m);
     return;
   }
   snprintf(c->remote, sizeof c->remote, "%.*s", (int)remote.len, remote.p);

@@ -1,7 +1,12 @@
 /* The relay service (spec 5.1-5.4), with replace-on-re-register (5.5): a
  * second registration of a name updates the stored route and answers again,
  * so a client that lost its connection can always reclaim its name. A relay
- * whose registering connection closes is removed: nothing could reach it. */
+ * whose registering connection closes is removed: nothing could reach it.
+ *
+ * A name registered through a secure channel belongs to the identity at the
+ * other end: only that identity can register it again (it still replaces
+ * its own at once); anyone else gets an error reply. A name registered in
+ * plaintext belongs to nobody, as in Ockam. */
 #include "services/relay_service.h"
 
 #include <stdio.h>
@@ -22,6 +27,8 @@ struct relay {
   service_state *svc;
   char addr[sizeof OCK_RELAY_PREFIX + OCK_RELAY_NAME_MAX];
   ock_route route;   /* to the registering node: the registration's return route minus its last hop */
+  int owned;         /* registered through a secure channel: only `owner` may register it again */
+  unsigned char owner[OCK_ORIGIN_ID_LEN];
   ock_list link;     /* in service_state.relays */
 };
 
@@ -150,9 +157,37 @@ static int within_limits(ock_node *n, service_state *s, const ock_msg *m, relay 
   return 1;
 }
 
+/* Sends `text` (BARE) along the registration's return route, from `from_addr`. */
+static void reply(ock_node *n, const ock_msg *m, const char *from_addr, const char *text) {
+  ock_buf b;
+  ock_buf_init(&b);
+  if (ock_bare_put_string(&b, text, strlen(text)) == 0) {
+    ock_msg out;
+    ock_msg_init(&out, b.data, b.len);
+    out.onward = m->ret;
+    ock_route_push_back(&out.ret, OCK_TT_LOCAL, from_addr, strlen(from_addr));
+    ock_node_dispatch(n, &out, NULL);
+  }
+  ock_buf_free(&b);
+}
+
+/* 1 when `from` may register r again: r belongs to nobody, or to from's identity. */
+static int may_take(ock_node *n, const relay *r, const ock_msg *m, const ock_origin *from) {
+  if (!r || !r->owned) return 1;
+  if (from && from->identifier && !memcmp(from->identifier, r->owner, OCK_ORIGIN_ID_LEN)) return 1;
+  char owner[2 * OCK_ORIGIN_ID_LEN + 2] = "I";
+  for (int i = 0; i < OCK_ORIGIN_ID_LEN; i++) snprintf(owner + 1 + 2 * i, 3, "%02x", r->owner[i]);
+  OCK_WARN("node %s: relay %s belongs to identity %s: registration from %s%s refused", n->name, r->addr, owner,
+           from && from->identifier ? "identity " : "",
+           !from ? "this node" : from->identifier ? from->peer : "a connection without a secure channel");
+  char text[sizeof r->addr + 64];
+  snprintf(text, sizeof text, "error: %s is registered by another identity", r->addr);
+  reply(n, m, "forwarding_service", text);
+  return 0;
+}
+
 /* Registration (5.2, 5.3): reply from the relay, then keep R minus its last hop. */
 static void service_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
-  (void)from;
   service_state *s = w->ctx;
   ock_node *n = w->node;
   char addr[sizeof OCK_RELAY_PREFIX + OCK_RELAY_NAME_MAX];
@@ -162,24 +197,18 @@ static void service_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
     OCK_WARN("node %s: relay name '%s' is taken by another worker, ignored", n->name, addr);
     return;
   }
-  if (!within_limits(n, s, m, r)) return;
+  if (!within_limits(n, s, m, r) || !may_take(n, r, m, from)) return;
   if (!r && !(r = relay_new(n, s, addr))) return;
-  ock_buf reply;
-  ock_buf_init(&reply);
-  if (ock_bare_put_string(&reply, r->addr, strlen(r->addr)) == 0) {
-    ock_msg out;
-    ock_msg_init(&out, reply.data, reply.len);
-    out.onward = m->ret;
-    ock_route_push_back(&out.ret, OCK_TT_LOCAL, r->addr, strlen(r->addr));
-    if (r->route.n) ock_joins_drop_owner(&s->joins, r); /* re-registered: joins of the old route go */
-    r->route = m->ret;
-    ock_route_pop_back(&r->route);
-    char text[256];
-    ock_route_format(&r->route, text, sizeof text);
-    OCK_INFO("node %s: relay %s now forwards to %s", n->name, r->addr, text);
-    ock_node_dispatch(n, &out, NULL);
-  }
-  ock_buf_free(&reply);
+  if (r->route.n) ock_joins_drop_owner(&s->joins, r); /* re-registered: joins of the old route go */
+  r->route = m->ret;
+  ock_route_pop_back(&r->route);
+  r->owned = from && from->identifier;
+  if (r->owned) memcpy(r->owner, from->identifier, OCK_ORIGIN_ID_LEN);
+  char text[256];
+  ock_route_format(&r->route, text, sizeof text);
+  OCK_INFO("node %s: relay %s now forwards to %s%s%s", n->name, r->addr, text, r->owned ? ", owned by " : "",
+           r->owned ? from->peer : "");
+  reply(n, m, r->addr, r->addr);
 }
 
 static void on_close(ock_node *n, void *state) {
