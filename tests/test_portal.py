@@ -521,6 +521,39 @@ def test_walkthrough_curl_head_and_1mib_get_through_relay_and_hop(make_node, htt
     assert inlet.stats().total == 2
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_walkthrough_through_a_secure_channel_with_an_allow_list(make_node, http_server, tmp_path):
+    """The walkthrough end to end encrypted: curl -> inlet on n1 -> relay on n2 -> /secure/api of n3
+    -> outlet that allows only n1: "HTTP/1.0 200 OK" and 64 MiB bit-exact; the same route from
+    another identity gets no answer from the server."""
+    port, _ = http_server
+    big = os.urandom(64 * MiB)
+    (tmp_path / "big.bin").write_bytes(big)
+    n2 = make_node("n2")
+    n3 = make_node("n3", listen=False)
+    n1 = make_node("n1", listen=False)
+    stranger = make_node("n4", listen=False)
+    n3.create_outlet(to=f"127.0.0.1:{port}", address="outlet", allow=[n1.identifier])
+    relay = unique("r")
+    n3.create_relay(relay, at=f"/node/{n2.name}", timeout=15)
+    route = f"/node/{n2.name}/service/forward_to_{relay}/secure/api/service/outlet"
+    inlet = n1.create_inlet("127.0.0.1:0", to=route)
+    head = subprocess.run(["curl", "--silent", "--show-error", "--max-time", "20", "--head",
+                           f"http://127.0.0.1:{inlet.port}/"], capture_output=True, timeout=40)
+    assert head.returncode == 0, head.stderr.decode(errors="replace")
+    assert head.stdout.decode("latin-1").splitlines()[0] == "HTTP/1.0 200 OK"
+    out = tmp_path / "got.bin"
+    get = subprocess.run(["curl", "--silent", "--show-error", "--max-time", "120", "--output", str(out),
+                          f"http://127.0.0.1:{inlet.port}/big.bin"], capture_output=True, timeout=180)
+    assert get.returncode == 0, get.stderr.decode(errors="replace")
+    got = out.read_bytes()
+    assert len(got) == len(big) and hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
+    other = stranger.create_inlet("127.0.0.1:0", to=route)
+    refused = subprocess.run(["curl", "--silent", "--max-time", "20", "--head", f"http://127.0.0.1:{other.port}/"],
+                             capture_output=True, timeout=40)
+    assert refused.returncode != 0 and not refused.stdout, refused.stdout[:200]
+
+
 def test_example_portal_script_prints_200_ok():
     """examples/portal.py, the documented walkthrough, prints HTTP/1.0 200 OK."""
     script = os.path.join(HERE, "..", "examples", "portal.py")
