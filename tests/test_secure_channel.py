@@ -19,7 +19,7 @@ from typing import Callable, List, Optional, Tuple
 
 import pytest
 
-from ockam_py import Identity, Node, SecureChannel
+from ockam_py import Identity, Node, SecureChannel, _core
 
 IDENT = re.compile(r"^I[0-9a-f]{64}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -319,6 +319,14 @@ def test_a_thousand_abandoned_handshakes_do_not_stop_the_listener() -> None:
         ch = n1.create_secure_channel(f"/ip4/{host}/tcp/{port}/service/api")
         assert n1.message_send("alive", to=f"{ch.address}/service/uppercase") == "ALIVE"
         assert [c.encryptor for c in n2.secure_channels() if c.their_identifier == n1.identifier]
+
+        def in_handshake() -> int:
+            return sum(" handshake " in line for line in _core.sc_list(n2.id).splitlines())
+
+        assert in_handshake() == 1000
+        # a responder waits 10 s for message 3, then it and everything it held are gone
+        assert wait_for(lambda: in_handshake() == 0, 20.0), f"{in_handshake()} responders still in handshake"
+        assert n1.message_send("still", to=f"{ch.address}/service/uppercase") == "STILL"
 
 
 def test_secure_api_in_routes_opens_then_reuses_a_channel() -> None:
