@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import itertools
 import logging
 import os
@@ -94,6 +95,15 @@ def unregister_node(node_id: int) -> None:
         for table in (_handlers, _status_handlers):
             for key in [k for k in table if k[0] == node_id]:
                 del table[key]
+
+
+def log_handler_failure(future: "concurrent.futures.Future[Any]", address: str) -> None:
+    """Done-callback of an ``async def`` handler's run: its exception is logged as a sync one's is."""
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        logger.error("worker %r raised while handling a message", address, exc_info=exc)
 
 
 def _dispatch(event: Tuple[Any, ...]) -> None:

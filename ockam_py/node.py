@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 from . import _core, _display, _runtime
+from ._checks import payload_bytes, seconds
 from ._core import NodeClosedError, RouteError
 from .portal import Inlet, Outlet
 from .relay import Relay, RelayEntry, StatusCallback
 from .secure import Identity, SecureChannel, SecureChannelListener
 
 Route = Union[str, Sequence[str]]
-Payload = Union[str, bytes]
+Payload = Union[str, bytes, bytearray, memoryview]
+BytesLike = Union[bytes, bytearray, memoryview]
 
 SERVICES = ("echo", "uppercase", "hop")
 
@@ -93,7 +96,7 @@ class Message:
 
     def reply(self, payload: Payload) -> None:
         """Sends payload back along the return route. A ``str`` is BARE-encoded, ``bytes`` go raw."""
-        data = _core.bare_encode(payload.encode()) if isinstance(payload, str) else bytes(payload)
+        data = _core.bare_encode(payload.encode()) if isinstance(payload, str) else payload_bytes(payload)
         self.node.send(self.return_route, data, return_route=[f"0#{self.address}"])
 
     def forward(self, to: Route) -> None:
@@ -207,7 +210,7 @@ class Node:
 
     def connect_tcp(self, address: str, timeout: float = 10.0) -> TcpConnection:
         """Opens a TCP connection to ``host:port``; route through it with ``.address``."""
-        worker = _core.connect(self.id, address, timeout)
+        worker = _core.connect(self.id, address, seconds(timeout))
         for conn in self.connections():
             if conn.worker == worker:
                 return conn
@@ -221,29 +224,47 @@ class Node:
             out.append(TcpConnection(self.name, worker, peer, way == "outgoing", int(bytes_in), int(bytes_out)))
         return out
 
-    def message_send(self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False) -> Payload:
+    @overload
+    def message_send(self, payload: str, to: Route, timeout: float = ..., raw: "Literal[False]" = ...) -> str: ...
+
+    @overload
+    def message_send(self, payload: BytesLike, to: Route, timeout: float = ..., raw: bool = ...) -> bytes: ...
+
+    @overload
+    def message_send(self, payload: Payload, to: Route, timeout: float = ..., *, raw: "Literal[True]") -> bytes: ...
+
+    @overload
+    def message_send(self, payload: Payload, to: Route, timeout: float = ..., raw: bool = ...) -> Union[str, bytes]: ...
+
+    def message_send(self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False) -> Union[str, bytes]:
         """Sends ``payload`` along ``to`` and returns the reply, as ``ockam message send`` does.
 
-        A ``str`` or ``bytes`` payload is BARE-encoded and the reply BARE-decoded
-        (``str`` in, ``str`` out; ``bytes`` in, ``bytes`` out). With ``raw=True``
-        the bytes go and come back unencoded. ``to`` is a multiaddr
+        A ``str`` or bytes-like payload (``bytes``, ``bytearray``, ``memoryview``)
+        is BARE-encoded and the reply BARE-decoded (``str`` in, ``str`` out;
+        bytes-like in, ``bytes`` out); anything else is a ``TypeError``. With
+        ``raw=True`` the bytes go and come back unencoded. ``to`` is a multiaddr
         (``/worker/<hex>/service/echo``, ``/ip4/127.0.0.1/tcp/4000/service/echo``,
         ``/node/n2/service/uppercase``) or a list of addresses (``["0#echo"]``).
+        ``timeout``: seconds, finite and >= 0 (``ValueError`` otherwise).
         Raises :class:`RouteError`, :class:`TimeoutError` or :class:`OSError`.
         """
-        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        data = payload_bytes(payload)
+        timeout = seconds(timeout)
         if not raw:
             data = _core.bare_encode(data)
         reply = _core.request(self.id, self._through_secure(to, timeout), data, timeout)
         return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
 
-    async def amessage_send(self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False) -> Payload:
+    async def amessage_send(
+        self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False
+    ) -> Union[str, bytes]:
         """:meth:`message_send` for asyncio: never blocks the event loop; cancellation is clean."""
-        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        data = payload_bytes(payload)
+        timeout = seconds(timeout)
         if not raw:
             data = _core.bare_encode(data)
 
-        def convert(_text: str, reply: bytes) -> Payload:
+        def convert(_text: str, reply: bytes) -> Union[str, bytes]:
             return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
 
         if isinstance(to, str) and "/secure/" in to:
@@ -251,13 +272,14 @@ class Node:
         token, future = _runtime.start_async(convert)
         try:
             _core.request(self.id, to, data, timeout, token)
-            result: Payload = await future
+            result: Union[str, bytes] = await future
             return result
         finally:
             _runtime.forget_async(token)
 
     async def aconnect_tcp(self, address: str, timeout: float = 10.0) -> TcpConnection:
         """:meth:`connect_tcp` for asyncio."""
+        timeout = seconds(timeout)
         token, future = _runtime.start_async(lambda worker, _payload: worker)
         try:
             _core.connect(self.id, address, timeout, token)
@@ -266,20 +288,23 @@ class Node:
             _runtime.forget_async(token)
         return TcpConnection(self.name, worker, address, True)
 
-    def _decode_reply(self, reply: bytes, to: Route, text: bool) -> Payload:
+    def _decode_reply(self, reply: bytes, to: Route, text: bool) -> Union[str, bytes]:
         try:
             body = _core.bare_decode(reply)
         except ValueError:
             raise ValueError(f"reply from {to!r} is not a BARE string: {reply[:32]!r}") from None
         return body.decode("utf-8", "replace") if text else body
 
-    def send(self, to: Route, payload: bytes, return_route: Route = ()) -> None:
-        """Sends raw ``payload`` along ``to`` without waiting for anything."""
+    def send(self, to: Route, payload: BytesLike, return_route: Route = ()) -> None:
+        """Sends raw ``payload`` (bytes-like) along ``to`` without waiting for anything."""
+        if isinstance(payload, str):
+            raise TypeError("send takes raw bytes: encode the str (message_send BARE-encodes a str for you)")
+        data = payload_bytes(payload)
         if self.closed:
             raise NodeClosedError(f"node {self.name!r} is closed")
-        _core.send(self.id, self._through_secure(to), return_route, payload)
+        _core.send(self.id, self._through_secure(to), return_route, data)
 
-    def start_worker(self, address: str, handler: Callable[[Message], None]) -> Worker:
+    def start_worker(self, address: str, handler: Callable[[Message], Any]) -> Worker:
         """Starts a Python worker at ``address``; ``handler(message)`` gets each message.
 
         Handlers run on the dispatcher thread. An ``async def`` handler runs on
@@ -296,7 +321,8 @@ class Node:
             if loop is None:
                 handler(message)
             else:
-                asyncio.run_coroutine_threadsafe(handler(message), loop)  # type: ignore[arg-type, func-returns-value]
+                future = asyncio.run_coroutine_threadsafe(handler(message), loop)
+                future.add_done_callback(functools.partial(_runtime.log_handler_failure, address=address))
 
         if address in self._workers:
             raise ValueError(f"node {self.name!r} already has a worker at {address!r}")
@@ -337,6 +363,9 @@ class Node:
         node: nobody else can take it, and this node can always register it
         again. A name another identity holds raises ``PermissionError``.
         """
+        timeout = seconds(timeout)
+        ping_interval = seconds(ping_interval, "ping_interval")
+        max_backoff = seconds(max_backoff, "max_backoff")
         route: Route = at
         if isinstance(at, str) and not at.startswith("/") and "#" not in at and ":" in at:
             route = [f"1#{at}"]
@@ -432,7 +461,7 @@ class Node:
         them, ``TimeoutError`` when the handshake is not done within ``timeout``
         (a listener that refuses us says nothing).
         """
-        text = _core.sc_create(self.id, to, _identifiers(authorized), timeout)
+        text = _core.sc_create(self.id, to, _identifiers(authorized), seconds(timeout))
         encryptor, their = text.split(" ")
         return SecureChannel(self, encryptor, their)
 
@@ -461,7 +490,7 @@ class Node:
         """:meth:`create_secure_channel` for asyncio."""
         token, future = _runtime.start_async(lambda text, _payload: text)
         try:
-            _core.sc_create(self.id, to, _identifiers(authorized), timeout, token)
+            _core.sc_create(self.id, to, _identifiers(authorized), seconds(timeout), token)
             text = await future
         finally:
             _runtime.forget_async(token)

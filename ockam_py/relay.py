@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from . import _core, _display, _runtime
+from ._checks import optional_seconds
 
 if TYPE_CHECKING:
     from .node import Node
@@ -104,6 +105,7 @@ class Relay:
 
     def wait_up(self, timeout: Optional[float] = None) -> bool:
         """Waits until the relay is up; False if it was not within ``timeout`` seconds."""
+        timeout = optional_seconds(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._status != "up":
@@ -117,6 +119,7 @@ class Relay:
 
     async def await_up(self, timeout: Optional[float] = None) -> bool:
         """:meth:`wait_up` for asyncio: resolves on the status event, without blocking the loop."""
+        timeout = optional_seconds(timeout)
         loop = asyncio.get_running_loop()
         future: "asyncio.Future[bool]" = loop.create_future()
 

@@ -217,7 +217,7 @@ static PyObject *route_to_py(const ock_route *r) {
 }
 
 static int timeout_ms(double t) {
-  if (t <= 0) return 1;
+  if (!(t > 0)) return 1; /* NaN too: the Python layer refuses it, this is the floor */
   if (t > 86400) return 86400 * 1000;
   return (int)(t * 1000 + 0.5);
 }
