@@ -46,7 +46,7 @@ libs = unique([f for pkg in PKG_CONFIG for f in pkg_config(pkg, "--libs")])
 
 core = Extension(
     "ockam_py._core",
-    sources=core_sources() + ["csrc/python/module.c"],
+    sources=core_sources() + sorted(glob.glob("csrc/python/*.c")),
     depends=sorted(glob.glob("csrc/*/*.h")),
     include_dirs=["csrc"] + [f[2:] for f in cflags if f.startswith("-I")],
     libraries=[f[2:] for f in libs if f.startswith("-l")],

@@ -8,7 +8,17 @@
 
 __version__ = "0.1.0"
 
-from ._core import NodeClosedError, RouteError
+from ._core import (
+    AccessDeniedError,
+    Error,
+    InvalidError,
+    NodeClosedError,
+    NotFoundError,
+    ProtocolError,
+    RouteError,
+    StateError,
+)
+from ._core import TimeoutError  # noqa: A004 (a subclass of the builtin; not in __all__, so * never shadows it)
 from .node import Message, Node, TcpConnection, TcpListener, Worker
 from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
@@ -37,20 +47,26 @@ def dropped_events() -> "dict[str, int]":
 
 
 __all__ = [
+    "AccessDeniedError",
     "Connected",
+    "Error",
     "Exposed",
     "Identity",
     "Inlet",
+    "InvalidError",
     "Message",
     "Node",
     "NodeClosedError",
+    "NotFoundError",
     "Outlet",
     "PortalStats",
+    "ProtocolError",
     "Relay",
     "RelayEntry",
     "RouteError",
     "SecureChannel",
     "SecureChannelListener",
+    "StateError",
     "TcpConnection",
     "TcpListener",
     "Topology",

@@ -21,11 +21,34 @@ _RouteLike = Union[str, Sequence[str]]
 #   ("status", node_id, code, name, detail)
 _Event = Tuple[Any, ...]
 
-class RouteError(ValueError):
+import builtins
+
+class Error(Exception):
+    """Base of every error ockam_py raises."""
+
+class RouteError(Error, ValueError):
     """A malformed route or an unknown node."""
 
-class NodeClosedError(RuntimeError):
+class NodeClosedError(Error, RuntimeError):
     """The node was closed."""
+
+class TimeoutError(Error, builtins.TimeoutError):
+    """No answer in time (also the builtin TimeoutError)."""
+
+class AccessDeniedError(Error, PermissionError):
+    """An identity or a registration was refused (also a PermissionError)."""
+
+class NotFoundError(Error, LookupError):
+    """No such node, worker, portal or channel (also a LookupError)."""
+
+class ProtocolError(Error, ValueError):
+    """A peer sent something invalid: a bad signature, an expired identity (also a ValueError)."""
+
+class StateError(Error, RuntimeError):
+    """Not possible in this state (also a RuntimeError)."""
+
+class InvalidError(Error, ValueError):
+    """A value the core refused: a name in use, a limit (also a ValueError)."""
 
 def node_create(
     name: str, listen: Optional[str] = None, secret: Optional[bytes] = None, history: Optional[bytes] = None, /

@@ -389,8 +389,8 @@ class Node:
             detail, refused = relay.detail, relay.refused
             relay.close()
             if refused:
-                raise PermissionError(f"relay {name!r} at {at}: {detail}")
-            raise TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
+                raise _core.AccessDeniedError(f"relay {name!r} at {at}: {detail}")
+            raise _core.TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
         return relay
 
     def create_outlet(self, to: str, address: str = "outlet", allow: Optional[Sequence[str]] = None) -> Outlet:

@@ -107,3 +107,58 @@ def test_exceptions_in_async_handlers_are_logged(node: Node, caplog: pytest.LogC
     records: List[logging.LogRecord] = [r for r in caplog.records if "raised while handling" in r.getMessage()]
     assert records, "the async handler's exception was not logged"
     assert "broken" in records[0].getMessage() and "boom in an async handler" in str(records[0].exc_info[1])
+
+
+# --------------------------------------------------------------------------------------------
+# One base for every error the package raises, each also the builtin users already catch
+# --------------------------------------------------------------------------------------------
+
+import errno  # noqa: E402
+
+import ockam_py  # noqa: E402
+
+
+def test_route_errors_are_ockam_errors_and_value_errors(node: Node) -> None:
+    with pytest.raises(ockam_py.RouteError) as info:
+        node.message_send("x", to="/ip4/not-an-address/tcp/1/service/echo")
+    assert isinstance(info.value, ockam_py.Error) and isinstance(info.value, ValueError)
+
+
+def test_timeouts_are_ockam_errors_and_builtin_timeouts(node: Node) -> None:
+    node.start_worker("mute", lambda m: None)
+    with pytest.raises(TimeoutError) as info:  # the builtin
+        node.message_send("x", to="/service/mute", timeout=0.2)
+    assert isinstance(info.value, ockam_py.TimeoutError) and isinstance(info.value, ockam_py.Error)
+
+
+def test_a_refused_connection_keeps_its_errno_and_builtin_class(node: Node) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))  # bound, not listening: connecting is refused
+    port = s.getsockname()[1]
+    try:
+        with pytest.raises(ConnectionRefusedError) as info:
+            node.connect_tcp(f"127.0.0.1:{port}", timeout=5)
+    finally:
+        s.close()
+    assert isinstance(info.value, ockam_py.Error) and info.value.errno == errno.ECONNREFUSED
+    assert f"127.0.0.1:{port}" in str(info.value)
+
+
+def test_a_failed_name_lookup_says_so_without_a_bogus_errno(node: Node) -> None:
+    with pytest.raises(OSError) as info:
+        node.connect_tcp("no-such-host.invalid:80", timeout=5)
+    assert isinstance(info.value, ockam_py.Error)
+    assert info.value.errno is None, f"errno {info.value.errno} is a name-lookup code, not an errno"
+    assert "no-such-host.invalid:80" in str(info.value)
+
+
+def test_node_errors_share_the_base(node: Node) -> None:
+    with pytest.raises(ockam_py.Error):
+        node.close_connection("0" * 32)
+    other = Node(unique("closed"))
+    other.close()
+    with pytest.raises(ockam_py.NodeClosedError) as info:
+        other.message_send("x", to="/service/echo")
+    assert isinstance(info.value, ockam_py.Error) and isinstance(info.value, RuntimeError)

@@ -14,9 +14,8 @@
 #include "codec/bare.h"
 #include "runtime/events.h"
 #include "secure/identifier.h"
+#include "python/errors.h"
 
-static PyObject *RouteError;
-static PyObject *NodeClosedError;
 
 #define WAIT_SLICE_MS 50
 
@@ -33,38 +32,7 @@ static int wait_call(ock_call *c) {
   }
 }
 
-static PyObject *raise_code(int rc, const char *detail) {
-  const char *msg = detail && *detail ? detail : ock_strerror(rc);
-  switch (rc) {
-  case OCK_EROUTE:
-  case OCK_ENONODE: PyErr_SetString(RouteError, msg); break;
-  case OCK_ETIMEOUT: PyErr_SetString(PyExc_TimeoutError, msg); break;
-  case OCK_ECLOSED: PyErr_SetString(NodeClosedError, msg); break;
-  case OCK_EEXIST:
-  case OCK_EINVAL:
-  case OCK_ETOOBIG:
-  case OCK_EPROTO: PyErr_SetString(PyExc_ValueError, msg); break;
-  case OCK_ENOENT: PyErr_SetString(PyExc_LookupError, msg); break;
-  case OCK_EUNTRUSTED: PyErr_SetString(PyExc_PermissionError, msg); break;
-  case OCK_EBADSIG:
-  case OCK_EIDENTITY:
-  case OCK_EEXPIRED:
-  case OCK_EATTEST: PyErr_SetString(PyExc_ValueError, msg); break;
-  case OCK_ESTATE: PyErr_SetString(PyExc_RuntimeError, msg); break;
-  case OCK_ENOMEM: PyErr_NoMemory(); break;
-  default:
-    if (rc < 0 && rc > -4096) {
-      PyObject *args = Py_BuildValue("(is)", -rc, msg);
-      if (args) {
-        PyErr_SetObject(PyExc_OSError, args); /* OSError picks the errno subclass */
-        Py_DECREF(args);
-      }
-    } else {
-      PyErr_SetString(PyExc_OSError, msg);
-    }
-  }
-  return NULL;
-}
+static PyObject *raise_code(int rc, const char *detail) { return ock_py_raise(rc, detail); }
 
 /* The exception instance for an error code (for results that arrive later). */
 static PyObject *py_make_error(PyObject *self, PyObject *args) {
@@ -747,23 +715,10 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ockam_py._core", "C core of ockam_py", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
-/* PyModule_AddObjectRef, which the limited API has from 3.10 on. */
-static int add_ref(PyObject *m, const char *name, PyObject *obj) {
-  Py_INCREF(obj);
-  if (PyModule_AddObject(m, name, obj) == 0) return 0;
-  Py_DECREF(obj);
-  return -1;
-}
-
 PyMODINIT_FUNC PyInit__core(void) {
   PyObject *m = PyModule_Create(&module);
   if (!m) return NULL;
-  RouteError = PyErr_NewExceptionWithDoc("ockam_py.RouteError", "A malformed route or an unknown node.",
-                                         PyExc_ValueError, NULL);
-  NodeClosedError = PyErr_NewExceptionWithDoc("ockam_py.NodeClosedError", "The node was closed.",
-                                              PyExc_RuntimeError, NULL);
-  if (!RouteError || !NodeClosedError || add_ref(m, "RouteError", RouteError) < 0 ||
-      add_ref(m, "NodeClosedError", NodeClosedError) < 0) {
+  if (ock_py_errors_init(m) < 0) {
     Py_DECREF(m);
     return NULL;
   }
