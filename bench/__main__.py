@@ -5,7 +5,9 @@ One run measures, on 127.0.0.1 only:
   latency      p50/p99 of 64-byte round trips (2000 after 200 warm-up);
   setup rate   connections/s, each one 64-byte request/response, 16 at a time;
   memory       per idle connection, 1000 of them open;
-  CPU          seconds of the forwarding processes per GiB moved.
+  CPU          seconds of the forwarding processes per GiB moved;
+  handshakes   secure channels/s between two node processes on one CPU.
+The portal paths run plaintext and through a secure channel (/secure/api), side by side.
 Writes bench/results/latest.{json,md,png} (--quick: quick.{json,md}).
 """
 
@@ -24,11 +26,13 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from . import deps, procs, report
-from .paths import REPO, Direct, NodePath, Path, Portal1Hop, RelayChain, SocatChain, SshR
+from .paths import (REPO, Direct, Handshakes, NodePath, Path, Portal1Hop, RelayChain, SecurePortal1Hop,
+                    SecureRelayChain, SocatChain, SshR)
 from .procs import BenchError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDLE_CONNS = 1000
+HANDSHAKE_CONCURRENCY = (1, 16)  # one after another; 16 at a time
 
 
 def log(msg: str) -> None:
@@ -255,6 +259,25 @@ class Bench:
                 procs.stop(hold)
             path.stop()
 
+    def handshakes(self) -> dict:
+        """Secure channels/s from one node process to another's api listener, both on one CPU."""
+        cpu = 0 if self.load_cpu is not None else None
+        seconds = 1.0 if self.quick else self.args.connrate_seconds
+        log(f"-- secure channel handshakes ({seconds:g} s each: one after another, "
+            f"{HANDSHAKE_CONCURRENCY[-1]} at a time; " + ("both nodes on CPU 0)" if cpu is not None else "unpinned)"))
+        r = Handshakes(cpu, self.tmp).run(seconds, list(HANDSHAKE_CONCURRENCY))
+        for x in r["runs"]:
+            errs = sum(x["errors"].values())
+            log(f"  {x['concurrency']:2} at a time: {x['per_second']:.0f} channels/s ({x['channels']} in "
+                f"{x['seconds']:.1f} s, p50 {x['p50_ms']:.2f} ms, {errs} errors), {x['cpu_share'] * 100:.0f}% of a "
+                f"CPU, {x['cpu_us_per_channel'] or 0:.0f} CPU µs per channel (both ends); open after: "
+                f"{x['open_after']} / {x['responder_open_after']}; RSS {x['rss_before'] / 2**20:.1f} -> "
+                f"{x['rss_after'] / 2**20:.1f} MiB")
+        best = max(r["runs"], key=lambda x: x["per_second"])
+        r["per_second"] = best["per_second"]
+        r["best_concurrency"] = best["concurrency"]
+        return r
+
     # ---- the paths ----
 
     def measure_all(self, plan: List[tuple]) -> Dict[str, Dict[str, Any]]:
@@ -265,6 +288,8 @@ class Bench:
         try:
             for path, what in plan:
                 out: Dict[str, Any] = {"legs": path.legs, "kind": path.kind, "error": None, "throughput": {}}
+                if getattr(path, "plain", None):
+                    out["plain"] = path.plain  # the plaintext portal path it is compared with
                 res[path.name] = out
                 try:
                     path.start(self.targets)
@@ -286,7 +311,7 @@ class Bench:
                             continue
                         runs.setdefault((path.name, streams), []).append(r)
                         cpu = "" if r["cpu_s_per_gib"] is None else f", forwarders {r['cpu_s_per_gib']:.2f} CPU s/GiB"
-                        log(f"  {path.name:17} -P {streams}: {r['gbit_s']:6.2f} Gbit/s{cpu}")
+                        log(f"  {path.name:23} -P {streams}: {r['gbit_s']:6.2f} Gbit/s{cpu}")
             for (name, streams), rs in runs.items():
                 res[name]["throughput"][str(streams)] = summarize(rs)
             log("-- latency and connection setup rate")
@@ -296,7 +321,7 @@ class Bench:
                         res[path.name]["latency"] = r = self.latency(path)
                         sp = r.get("split")
                         split = f" (ends on the other CPU: p50 {sp['p50_us']:.1f}, p99 {sp['p99_us']:.1f})" if sp else ""
-                        log(f"  {path.name:17} RTT p50 {r['p50_us']:.1f} µs, p99 {r['p99_us']:.1f} µs{split}")
+                        log(f"  {path.name:23} RTT p50 {r['p50_us']:.1f} µs, p99 {r['p99_us']:.1f} µs{split}")
                     except (BenchError, subprocess.TimeoutExpired) as e:
                         res[path.name]["error"] = f"latency: {e}"
                         log(f"  {path.name}: latency failed: {e}")
@@ -307,7 +332,7 @@ class Bench:
                         cpu = f", forwarders {r['cpu_us_per_conn']:.0f} CPU µs each" if r.get("cpu_us_per_conn") else ""
                         sp = r.get("split")
                         split = f"; split: {sp['per_second']:.0f}/s" if sp else ""
-                        log(f"  {path.name:17} {r['per_second']:.0f} connection setups/s (p99 {r['p99_ms']:.2f} ms, "
+                        log(f"  {path.name:23} {r['per_second']:.0f} connection setups/s (p99 {r['p99_ms']:.2f} ms, "
                             f"{errs} errors{cpu}){split}")
                     except (BenchError, subprocess.TimeoutExpired) as e:
                         res[path.name]["error"] = f"connrate: {e}"
@@ -440,6 +465,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 (Direct(), {"latency": True}),
                 (SocatChain(3, b.fwd_cpus), {"latency": True}),
                 (Portal1Hop(b.fwd_cpus, tmp), {"latency": True}),
+                (SecurePortal1Hop(b.fwd_cpus, tmp), {"latency": True}),
             ]
         else:
             plan = [
@@ -449,15 +475,24 @@ def main(argv: Optional[List[str]] = None) -> int:
                 (SocatChain(4, b.fwd_cpus), {"latency": True}),
                 (ssh, {"latency": True, "connrate": True}),
                 (Portal1Hop(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
+                (SecurePortal1Hop(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
                 (RelayChain(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
+                (SecureRelayChain(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
             ]
         try:
             log("-- starting " + ", ".join(f"{p.name} ({p.legs} leg{'s' if p.legs > 1 else ''})" for p, _ in plan))
             res["paths"] = b.measure_all(plan)
             keep_tmp = any(p.get("error") for p in res["paths"].values())
+            try:
+                res["handshakes"] = b.handshakes()
+            except (BenchError, subprocess.TimeoutExpired, OSError, ValueError) as e:
+                res["handshakes"] = {"error": str(e)}
+                log(f"  handshakes failed: {e}")
+                keep_tmp = True
             if not args.quick:
                 mem_plan: List[Path] = [SocatChain(3, b.fwd_cpus), Portal1Hop(b.fwd_cpus, tmp),
-                                        RelayChain(b.fwd_cpus, tmp)]
+                                        SecurePortal1Hop(b.fwd_cpus, tmp), RelayChain(b.fwd_cpus, tmp),
+                                        SecureRelayChain(b.fwd_cpus, tmp)]
                 if ssh is not None and not ssh.unavailable:
                     mem_plan.insert(1, ssh)
                 for path in mem_plan:
@@ -483,6 +518,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             "Legs: TCP connections a byte crosses (direct 1; portal 1-hop: client->inlet, inlet->outlet, "
             "outlet->server = 3; portal via relay: + n2 = 4). Each portal path is compared with the socat chain "
             "(socat -b 131072, backlog=1024, nodelay) of the same legs.",
+            "Secure portal paths: the same nodes and legs as the plaintext ones, the inlet's route through "
+            "/secure/api of the outlet node (via relay: n1 -> n2's forward_to_n3 -> n3's api, so n2 forwards "
+            "ciphertext), one secure channel per inlet node shared by its connections, outlets that allow only "
+            "the inlet node's identity. Each is compared with the plaintext portal with the same legs.",
             f"Load generator and echo target: {res['meta']['load_generator']} (the same on every path).",
             f"Throughput: median of {args.reps} interleaved iperf3 runs per cell (all runs in the JSON). "
             f"TcpExtListenOverflows during the measurements: {overflows}"

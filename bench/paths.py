@@ -345,3 +345,118 @@ class RelayChain(NodePath):
         n1 = self._node("n1", inlets)
         self.ports = dict(n1.ready["inlets"])
         self.nodes.insert(0, self.nodes.pop())
+
+
+class SecureNodePath(NodePath):
+    """A portal path whose inlet reaches the outlet through a secure channel (``/secure/api`` in its route).
+
+    The inlet node has an identity made beforehand, and the outlets allow only that identity, so
+    every portal connection is carried end to end encrypted and checked as a deployment would run it.
+    """
+
+    kind = "secure portal"
+    plain = ""  # the plaintext portal path with the same legs
+
+    def _inlet_identity(self) -> tuple:
+        path = os.path.join(self.tmp, f"inlet-{len(self.nodes)}-{time.monotonic_ns()}.identity")
+        r = subprocess.run([sys.executable, "-m", "bench.node_proc", "--new-identity", path], cwd=REPO,
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0 or not r.stdout.startswith("IDENTIFIER "):
+            raise BenchError(f"node identity: {r.stderr.strip()[-300:]}")
+        return path, r.stdout.split()[1]
+
+    def secure_channels(self) -> int:
+        """Secure channels the inlet node has open (one, shared by every inlet and connection)."""
+        return int(self.nodes[0].stats().get("secure_channels", 0))
+
+
+class SecurePortal1Hop(SecureNodePath):
+    """client -> inlet node =(secure channel)=> outlet node -> server: 3 legs, 2 processes."""
+
+    name = "secure portal 1-hop"
+    plain = "portal 1-hop"
+    legs = 3
+
+    def start(self, targets: Dict[str, int]) -> None:
+        ident, identifier = self._inlet_identity()
+        outlets = [f"--outlet=o_{label}=127.0.0.1:{port}" for label, port in targets.items()]
+        out = self._node("outlet", ["--listen", "127.0.0.1:0", "--allow", identifier, *outlets])
+        lp = out.ready["listen_port"]
+        inlets = [f"--inlet={label}=/ip4/127.0.0.1/tcp/{lp}/secure/api/service/o_{label}" for label in targets]
+        inl = self._node("inlet", ["--identity", ident, *inlets])
+        self.ports = dict(inl.ready["inlets"])
+        self.nodes.reverse()
+
+
+class SecureRelayChain(SecureNodePath):
+    """client -> n1 inlet -> n2 relay -> n3 outlet -> server, n1 =(secure channel)=> n3 through n2's relay:
+    4 legs, 3 processes; n2 forwards ciphertext."""
+
+    name = "secure portal via relay"
+    plain = "portal via relay"
+    legs = 4
+
+    def start(self, targets: Dict[str, int]) -> None:
+        ident, identifier = self._inlet_identity()
+        n2 = self._node("n2", ["--listen", "127.0.0.1:0"])
+        lp = n2.ready["listen_port"]
+        outlets = [f"--outlet=o_{label}=127.0.0.1:{port}" for label, port in targets.items()]
+        self._node("n3", ["--allow", identifier, *outlets, "--relay", f"n3@127.0.0.1:{lp}"])
+        inlets = [f"--inlet={label}=/ip4/127.0.0.1/tcp/{lp}/service/forward_to_n3/secure/api/service/o_{label}"
+                  for label in targets]
+        n1 = self._node("n1", ["--identity", ident, *inlets])
+        self.ports = dict(n1.ready["inlets"])
+        self.nodes.insert(0, self.nodes.pop())
+
+
+class Handshakes:
+    """Secure channel handshakes/s between two node processes: an initiator opens channels to the
+    responder's ``api`` listener, one after another or N at a time, and closes each once open.
+    Both processes pinned to the same CPU when ``cpu`` is given."""
+
+    def __init__(self, cpu: Optional[int], tmp: str) -> None:
+        self.cpu = cpu
+        self.tmp = tmp
+
+    def run(self, seconds: float, concurrencies: List[int]) -> dict:
+        cpus = None if self.cpu is None else str(self.cpu)
+        resp = init = None
+        try:
+            resp = NodeProc(["--name", "responder", "--listen", "127.0.0.1:0"], cpus,
+                            os.path.join(self.tmp, "node-responder.log"))
+            init = NodeProc(["--name", "initiator"], cpus, os.path.join(self.tmp, "node-initiator.log"))
+            route = f"/ip4/127.0.0.1/tcp/{resp.ready['listen_port']}/service/api"
+            pids = [init.pid, resp.pid]
+            # warm-up: the TCP connection, the first handshakes
+            self._one(init, route, 0.3, 1)
+            runs = []
+            for c in concurrencies:
+                rss0 = sum(procs.rss_bytes(p) for p in pids)
+                cpu0 = procs.cpu_seconds(pids)
+                r = self._one(init, route, seconds, c)
+                cpu = procs.cpu_seconds(pids) - cpu0
+                r["cpu_s"] = cpu
+                r["cpu_us_per_channel"] = cpu / r["channels"] * 1e6 if r["channels"] else None
+                r["cpu_share"] = cpu / r["seconds"] if r["seconds"] else None
+                r["rss_before"] = rss0
+                r["rss_after"] = sum(procs.rss_bytes(p) for p in pids)
+                r["responder_open_after"] = int(resp.stats().get("secure_channels", 0))
+                runs.append(r)
+            return {"placement": f"initiator and responder both on CPU {self.cpu}" if cpus else "unpinned",
+                    "runs": runs}
+        finally:
+            for n in (init, resp):
+                if n is None:
+                    continue
+                try:
+                    n.proc.stdin.write("quit\n")
+                    n.proc.stdin.flush()
+                except (OSError, ValueError):
+                    pass
+                procs.stop(n.proc)
+
+    @staticmethod
+    def _one(node: "NodeProc", route: str, seconds: float, concurrency: int) -> dict:
+        node.proc.stdin.write(f"handshakes {route} {seconds:g} {concurrency}\n")
+        node.proc.stdin.flush()
+        return json.loads(node.reader.expect("HANDSHAKES", seconds + 60, "handshakes", node.log))

@@ -11,6 +11,8 @@ TARGET_SOCAT_PCT = 90.0
 TARGET_P50_X = 4.0
 TARGET_CONN_RATE = 5000.0
 TARGET_IDLE_KIB = 8.0
+TARGET_SECURE_PCT = 70.0  # secure portal throughput, % of the plaintext portal with the same legs
+TARGET_HANDSHAKES = 1000.0  # secure channels/s, both ends on one CPU
 
 
 def _get(d: Optional[dict], *keys: str) -> Optional[float]:
@@ -31,13 +33,31 @@ def socat_for(legs: int) -> str:
     return f"socat {legs} legs"
 
 
+def plain_for(name: str, p: Dict[str, Any]) -> Optional[str]:
+    """The plaintext portal path a secure portal path is compared with."""
+    if p.get("kind") != "secure portal":
+        return None
+    return p.get("plain") or name[len("secure "):]
+
+
 def derive(res: Dict[str, Any]) -> None:
-    """Adds percent-of-direct / of-socat figures and the target verdicts to res."""
+    """Adds percent-of-direct / of-socat / of-plaintext figures and the target verdicts to res."""
     paths = res["paths"]
     direct = paths.get("direct", {})
     derived: Dict[str, Dict[str, Any]] = {}
     for name, p in paths.items():
         d: Dict[str, Any] = {}
+        pn = plain_for(name, p)
+        plain = paths.get(pn) if pn else None
+        if plain is not None:
+            for s in STREAMS:
+                d[f"tp{s}_pct_plain"] = _ratio(_get(p, "throughput", s, "gbit_s"),
+                                               _get(plain, "throughput", s, "gbit_s"), 100)
+                d[f"cpu{s}_x_plain"] = _ratio(_get(p, "throughput", s, "cpu_s_per_gib"),
+                                              _get(plain, "throughput", s, "cpu_s_per_gib"))
+            d["p50_us_x_plain"] = _ratio(_get(p, "latency", "p50_us"), _get(plain, "latency", "p50_us"))
+            d["conn_pct_plain"] = _ratio(_get(p, "connrate", "per_second"), _get(plain, "connrate", "per_second"),
+                                         100)
         sock = paths.get(socat_for(p["legs"])) if p["legs"] > 1 and not name.startswith("socat") else None
         for s in STREAMS:
             v = _get(p, "throughput", s, "gbit_s")
@@ -62,6 +82,13 @@ def derive(res: Dict[str, Any]) -> None:
                         "higher_is_better": higher_better, "pass": ok})
 
     for name, p in paths.items():
+        if p.get("kind") == "secure portal":
+            for s in STREAMS:
+                if _get(p, "throughput", s) is not None or not res["meta"].get("quick"):
+                    add(f"throughput {s} stream{'s' if s != '1' else ''} >= {TARGET_SECURE_PCT:.0f}% of "
+                        f"{plain_for(name, p)} (plaintext)", name, derived[name].get(f"tp{s}_pct_plain"),
+                        TARGET_SECURE_PCT, True, "%")
+            continue
         if p.get("kind") != "portal":
             continue
         dd = derived[name]
@@ -75,6 +102,12 @@ def derive(res: Dict[str, Any]) -> None:
                 TARGET_CONN_RATE, True, "/s")
             add(f"<= {TARGET_IDLE_KIB:g} KiB per idle portal connection", name,
                 _get(p, "memory", "kib_per_conn"), TARGET_IDLE_KIB, False, "KiB")
+    hs = res.get("handshakes")
+    if hs is not None:
+        best = hs.get("best_concurrency")
+        how = "" if best is None else (", one after another" if best == 1 else f", {best} at a time")
+        add(f">= {TARGET_HANDSHAKES:.0f} secure channel handshakes/s on one CPU",
+            f"node -> node api{how}", hs.get("per_second"), TARGET_HANDSHAKES, True, "/s")
     res["targets"] = targets
 
 
@@ -156,6 +189,50 @@ def markdown(res: Dict[str, Any]) -> str:
                        f"{_f((c.get('split') or {}).get('per_second'), '{:.0f}')} | "
                        f"{_f(m.get('kib_per_conn'), '{:.1f}')} | {m.get('method', '-')} |")
         out.append("")
+    sec = [(n, p) for n, p in paths.items() if p.get("kind") == "secure portal"]
+    if sec:
+        out.append("**Secure portal against the plaintext portal with the same legs** (same run, same placements; "
+                   "CPU: forwarder CPU seconds per GiB, × the plaintext portal's)")
+        out.append("")
+        out.append("| path | legs | 1 stream | % plaintext | 8 streams | % plaintext | CPU s/GiB 1 / 8 | CPU × plaintext "
+                   "1 / 8 | p50 RTT µs | × plaintext | setups/s | % plaintext | KiB per idle connection |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, p in sec:
+            d = der[name]
+            pn = plain_for(name, p)
+            out.append(
+                f"| {name} (vs {pn}) | {p['legs']} | {_f(_get(p, 'throughput', '1', 'gbit_s'), '{:.2f}')} | "
+                f"{_f(d.get('tp1_pct_plain'), '{:.0f}', '%')} | {_f(_get(p, 'throughput', '8', 'gbit_s'), '{:.2f}')} | "
+                f"{_f(d.get('tp8_pct_plain'), '{:.0f}', '%')} | "
+                f"{_f(_get(p, 'throughput', '1', 'cpu_s_per_gib'), '{:.2f}')} / "
+                f"{_f(_get(p, 'throughput', '8', 'cpu_s_per_gib'), '{:.2f}')} | "
+                f"{_f(d.get('cpu1_x_plain'), '{:.2f}')} / {_f(d.get('cpu8_x_plain'), '{:.2f}')} | "
+                f"{_f(_get(p, 'latency', 'p50_us'))} | {_f(d.get('p50_us_x_plain'), '{:.2f}')} | "
+                f"{_f(_get(p, 'connrate', 'per_second'), '{:.0f}')} | {_f(d.get('conn_pct_plain'), '{:.0f}', '%')} | "
+                f"{_f(_get(p, 'memory', 'kib_per_conn'), '{:.1f}')} |")
+        out.append("")
+    hs = res.get("handshakes")
+    if hs:
+        if hs.get("error"):
+            out.append(f"**Secure channel handshakes**: unavailable: {hs['error'][:200]}")
+        else:
+            r0 = (hs.get("runs") or [{}])[0]
+            out.append(f"**Secure channel handshakes** (a node process opens Noise XX channels to another's `api` "
+                       f"listener for {r0.get('seconds', 0):.0f} s and closes each once open; {hs['placement']}; "
+                       "CPU: both processes)")
+            out.append("")
+            out.append("| opened | channels/s | p50 ms | p99 ms | errors | CPU used | CPU µs per channel | open after "
+                       "(initiator / responder) | RSS both, MiB before -> after |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for x in hs.get("runs", []):
+                how = "one after another" if x["concurrency"] == 1 else f"{x['concurrency']} at a time"
+                out.append(f"| {how} | {x['per_second']:.0f} | {_f(x.get('p50_ms'), '{:.2f}')} | "
+                           f"{_f(x.get('p99_ms'), '{:.2f}')} | {sum(x['errors'].values())} | "
+                           f"{_f((x.get('cpu_share') or 0) * 100, '{:.0f}', '%')} | "
+                           f"{_f(x.get('cpu_us_per_channel'), '{:.0f}')} | {x['open_after']} / "
+                           f"{x['responder_open_after']} | {x['rss_before'] / 2**20:.1f} -> "
+                           f"{x['rss_after'] / 2**20:.1f} |")
+        out.append("")
     if res.get("targets"):
         out.append("**Targets**")
         out.append("")
@@ -179,7 +256,8 @@ def write_json(res: Dict[str, Any], path: str) -> None:
         f.write("\n")
 
 
-PLOT_ORDER = ("direct", "socat 2 legs", "socat 3 legs", "ssh -R", "portal 1-hop", "socat 4 legs", "portal via relay")
+PLOT_ORDER = ("direct", "socat 2 legs", "socat 3 legs", "ssh -R", "portal 1-hop", "secure portal 1-hop", "socat 4 legs",
+              "portal via relay", "secure portal via relay")
 
 
 def plot(res: Dict[str, Any], path: str) -> Optional[str]:
@@ -194,9 +272,10 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
     der = res["derived"]
     names = [n for n in PLOT_ORDER if n in res["paths"]] + [n for n in res["paths"] if n not in PLOT_ORDER]
     streams = [s for s in STREAMS if any(_get(res["paths"][n], "throughput", s) for n in names)]
-    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(12, 4.8), dpi=110)
     width = 0.8 / max(1, len(streams))
-    colors = {"reference": ("#9aa5b1", "#52606d"), "portal": ("#f0a35e", "#c2571a"), "direct": ("#7cc48b", "#2f8a44")}
+    colors = {"reference": ("#9aa5b1", "#52606d"), "portal": ("#f0a35e", "#c2571a"), "direct": ("#7cc48b", "#2f8a44"),
+              "secure portal": ("#b39ddb", "#5e35b1")}
     for i, s in enumerate(streams):
         xs, ys, cs = [], [], []
         for j, n in enumerate(names):
@@ -212,7 +291,7 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
             ax.text(x, y + 1, f"{y:.0f}", ha="center", va="bottom", fontsize=8)
         del bars
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([f"{n}\n({res['paths'][n]['legs']} leg{'s' if res['paths'][n]['legs'] > 1 else ''})"
+    ax.set_xticklabels([f"{n.replace('secure portal ', 'secure portal' + chr(10))}\n({res['paths'][n]['legs']} leg{'s' if res['paths'][n]['legs'] > 1 else ''})"
                         for n in names], fontsize=8)
     ax.set_ylabel("throughput, % of direct (same run)")
     d = res["paths"].get("direct", {})
@@ -226,6 +305,8 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
 
     handles = [Patch(color=colors["direct"][0], label="direct"), Patch(color=colors["reference"][0], label="socat / ssh"),
                Patch(color=colors["portal"][0], label="ockam_py portal")]
+    if any(res["paths"][n].get("kind") == "secure portal" for n in names):
+        handles.append(Patch(color=colors["secure portal"][0], label="ockam_py portal, secure channel"))
     if len(streams) > 1:
         handles.append(Patch(facecolor="white", edgecolor="black", label="light: 1 stream, dark: 8 streams"))
     ax.legend(handles=handles, fontsize=8, loc="upper right")
