@@ -9,7 +9,7 @@
 __version__ = "0.1.0"
 
 from ._core import NodeClosedError, RouteError
-from .node import Message, Node, TcpConnection, TcpListener, Worker
+from .node import Message, Node, TcpConnection, TcpListener, UdpBind, Worker
 from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
 from .secure import Identity, SecureChannel, SecureChannelListener
@@ -53,6 +53,7 @@ __all__ = [
     "SecureChannelListener",
     "TcpConnection",
     "TcpListener",
+    "UdpBind",
     "Topology",
     "Worker",
     "connect",
