@@ -19,7 +19,7 @@ from ._core import (
     StateError,
 )
 from ._core import TimeoutError  # noqa: A004 (a subclass of the builtin; not in __all__, so * never shadows it)
-from .node import Message, Node, TcpConnection, TcpListener, Worker
+from .node import Message, Node, TcpConnection, TcpListener, UdpBind, Worker
 from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
 from .secure import Identity, SecureChannel, SecureChannelListener
@@ -70,6 +70,7 @@ __all__ = [
     "TcpConnection",
     "TcpListener",
     "Topology",
+    "UdpBind",
     "Worker",
     "connect",
     "dropped_events",

@@ -81,6 +81,13 @@ def list_connections(id: int, /) -> str:
     """Lines ``worker incoming|outgoing peer target bytes_in bytes_out``."""
 
 def close_connection(id: int, worker: str, /) -> None: ...
+def udp_bind(id: int, hostport: str, /) -> str:
+    """Binds a UDP socket at ``IP:port``; returns ``"<worker> <bound IP:port>"``."""
+
+def udp_list(id: int, /) -> str:
+    """Lines ``worker address sent received datagrams_out datagrams_in
+    dropped_incomplete dropped_too_large dropped_malformed dropped_send``."""
+
 def relay_create(id: int, name: str, at: _RouteLike, ping_interval: float = ..., backoff_max: float = ..., /) -> None: ...
 def relay_close(id: int, name: str, /) -> None: ...
 def relay_list(id: int, /) -> str:

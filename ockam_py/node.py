@@ -75,6 +75,42 @@ class TcpConnection:
         return _display.to_html(self)
 
 
+@dataclass(frozen=True)
+class UdpBind:
+    """A UDP socket of a node (Ockam's UDP transport, docs/udp.md).
+
+    ``address`` is the bound ``IP:port``; ``worker`` the bind's worker address
+    (32 hex). Messages reach a peer through it with a route such as
+    ``/ip4/127.0.0.1/udp/<port>/service/echo``. The counters are as of
+    :meth:`Node.udp_binds`: whole messages ``sent`` and ``received``,
+    ``datagrams_out`` and ``datagrams_in``, and messages dropped:
+    ``dropped_incomplete`` (a datagram missing, out of order, or too late),
+    ``dropped_too_large`` (over the node's ``max_frame``), ``dropped_malformed``
+    (datagrams or messages that do not decode), ``dropped_send`` (not sent).
+    UDP is best effort: a message that lost a datagram is dropped, never
+    delivered with a hole.
+    """
+
+    node_name: str
+    worker: str
+    address: str
+    sent: int = 0
+    received: int = 0
+    datagrams_out: int = 0
+    datagrams_in: int = 0
+    dropped_incomplete: int = 0
+    dropped_too_large: int = 0
+    dropped_malformed: int = 0
+    dropped_send: int = 0
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    def __repr__(self) -> str:
+        return f"<UdpBind {self.address} of {self.node_name!r}>"
+
+
 @dataclass
 class Message:
     """A message delivered to a Python worker.
@@ -135,15 +171,21 @@ class Node:
     ``Node("n1", tcp_listener_address="127.0.0.1:0")`` starts a node with a TCP
     listener (port 0 picks a free port), the ``echo`` and ``uppercase``
     services, an identity (``identity``, or a new one) and a secure channel
-    listener at ``api``, as ``ockam node create`` does. Everything the node
-    makes (connections, workers, listeners, channels) ends with :meth:`close`.
+    listener at ``api``, as ``ockam node create`` does.
+    ``udp_listener_address="127.0.0.1:0"`` also binds a UDP socket
+    (:meth:`bind_udp`). Everything the node makes (connections, workers,
+    listeners, binds, channels) ends with :meth:`close`.
     """
 
     _by_name: "weakref.WeakValueDictionary[str, Node]" = weakref.WeakValueDictionary()
     _registry_lock = threading.Lock()
 
     def __init__(
-        self, name: str, tcp_listener_address: Optional[str] = None, identity: Optional[Identity] = None
+        self,
+        name: str,
+        tcp_listener_address: Optional[str] = None,
+        identity: Optional[Identity] = None,
+        udp_listener_address: Optional[str] = None,
     ) -> None:
         _runtime.ensure_dispatcher()
         _runtime.sync_log_level()
@@ -162,6 +204,12 @@ class Node:
         self._secure_lock = threading.Lock()
         with Node._registry_lock:
             Node._by_name[name] = self
+        if udp_listener_address is not None:
+            try:
+                self.bind_udp(udp_listener_address)
+            except BaseException:
+                self.close()
+                raise
 
     @classmethod
     def get(cls, name: str) -> "Node":
@@ -222,6 +270,27 @@ class Node:
         for line in _core.list_connections(self.id).splitlines():
             worker, way, peer, _target, bytes_in, bytes_out = line.split(" ")
             out.append(TcpConnection(self.name, worker, peer, way == "outgoing", int(bytes_in), int(bytes_out)))
+        return out
+
+    def bind_udp(self, address: str = "127.0.0.1:0") -> UdpBind:
+        """Binds a UDP socket at ``IP:port`` (port 0 picks a free port).
+
+        Routes with a UDP hop (``/ip4/A/udp/P`` or ``2#A:P``) go out through
+        the node's first bind; every bind receives, and replies go back
+        through the bind a message came in on.
+        """
+        worker, bound = _core.udp_bind(self.id, address).split(" ")
+        for bind in self.udp_binds():
+            if bind.worker == worker:
+                return bind
+        return UdpBind(self.name, worker, bound)
+
+    def udp_binds(self) -> List[UdpBind]:
+        """The node's UDP binds, oldest first, with their counters now."""
+        out = []
+        for line in _core.udp_list(self.id).splitlines():
+            worker, bound, *counts = line.split(" ")
+            out.append(UdpBind(self.name, worker, bound, *(int(c) for c in counts)))
         return out
 
     @overload
@@ -443,7 +512,8 @@ class Node:
         the preamble or a frame once begun), ``max_route_hops`` (onward; a return
         route counts with the receiving connection's address),
         ``max_write_queue`` (bytes queued for a peer that does not read),
-        ``max_relays``, ``max_relays_per_connection``, ``max_portal_connections``
+        ``max_relays``, ``max_relays_per_connection``, ``max_portal_connections``,
+        ``udp_reassembly_timeout_ms`` (for a UDP message cut in datagrams to arrive whole)
         (per inlet or outlet).
         """
         for name, value in limits.items():

@@ -69,6 +69,7 @@ DOCUMENTED_LIMITS = {
     "max_relays": 4096,
     "max_relays_per_connection": 64,
     "max_portal_connections": 10000,
+    "udp_reassembly_timeout_ms": 5000,
 }
 
 

@@ -25,6 +25,7 @@
 #include "services/relay_service.h"
 #include "services/services.h"
 #include "transport/tcp_conn.h"
+#include "transport/udp.h"
 
 typedef struct api_cmd api_cmd;
 typedef void (*lister)(ock_node *n, ock_buf *out);
@@ -331,6 +332,41 @@ ock_call *ock_api_close_connection(uint32_t node, const char *addr) {
   api_cmd *a = cmd_new(do_close_connection, node, addr, NULL);
   return a ? submit(a) : NULL;
 }
+
+/* ---- UDP binds ---- */
+
+static void do_udp_bind(api_cmd *a, ock_node *n) {
+  char err[OCK_ERRMSG_CAP] = "";
+  ock_udp_bind *b;
+  int rc = ock_udp_bind_open(n, a->s1, &b, err, sizeof err);
+  if (rc) {
+    ock_call_fail(a->call, rc, "%s", err);
+    return;
+  }
+  snprintf(a->call->text, sizeof a->call->text, "%s %s", ock_udp_bind_address(b), ock_udp_bind_local(b));
+  ock_call_finish(a->call, 0);
+}
+
+ock_call *ock_api_udp_bind(uint32_t node, const char *hostport) {
+  api_cmd *a = cmd_new(do_udp_bind, node, hostport, NULL);
+  return a ? submit(a) : NULL;
+}
+
+static void list_udp(ock_node *n, ock_buf *out) {
+  for (ock_udp_bind *b = ock_udp_bind_first(n); b; b = ock_udp_bind_next(b)) {
+    ock_udp_counters c;
+    ock_udp_bind_counters(b, &c);
+    char line[512];
+    int k = snprintf(line, sizeof line,
+                     "%s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                     " %" PRIu64 "\n",
+                     ock_udp_bind_address(b), ock_udp_bind_local(b), c.sent, c.received, c.datagrams_out,
+                     c.datagrams_in, c.dropped_incomplete, c.dropped_too_large, c.dropped_malformed, c.dropped_send);
+    ock_buf_append(out, line, (size_t)k);
+  }
+}
+
+ock_call *ock_api_udp_list(uint32_t node) { return list_cmd(node, list_udp); }
 
 /* ---- relays ---- */
 

@@ -49,6 +49,12 @@ ock_call *ock_api_stop_worker(uint32_t node, const char *addr);
 ock_call *ock_api_list_connections(uint32_t node);
 /* Closes one connection of the node by its worker address. */
 ock_call *ock_api_close_connection(uint32_t node, const char *addr);
+/* Binds a UDP socket of the node at "IP:port" (transport/udp.h). text:
+ * "<worker address> <bound IP:port>". */
+ock_call *ock_api_udp_bind(uint32_t node, const char *hostport);
+/* out: one line per bind: "worker local sent received datagrams_out
+ * datagrams_in dropped_incomplete dropped_too_large dropped_malformed dropped_send". */
+ock_call *ock_api_udp_list(uint32_t node);
 /* Starts relay `name` at route `at` (spec 5); finishes once it is started,
  * not once it is up: status changes arrive as OCK_EV_STATUS events. */
 ock_call *ock_api_relay_create(uint32_t node, const char *name, const ock_route *at, const ock_relay_opts *o);

@@ -54,18 +54,19 @@ static int check_host(const char *proto, const char *h, size_t n) {
   return 1;
 }
 
-/* /ip4/A/tcp/P, /ip6/X/tcp/P, /dnsaddr/H/tcp/P */
-static int parse_tcp(parser *ps, ock_route *out, const char *proto, const char *host, size_t hn) {
+/* /ip4/A/tcp/P, /ip6/X/tcp/P, /dnsaddr/H/tcp/P, and the same with /udp/P */
+static int parse_transport(parser *ps, ock_route *out, const char *proto, const char *host, size_t hn) {
   if (!check_host(proto, host, hn)) return fail(ps, OCK_EROUTE, "bad host '%s'", host, hn);
-  const char *tcp = "", *port = ""; /* next_part sets them only when a part is there */
-  size_t tn = next_part(ps, &tcp);
-  if (tn != 3 || memcmp(tcp, "tcp", 3)) return fail(ps, OCK_EROUTE, "expected '/tcp/PORT' after '%s'", host, hn);
+  const char *kind = "", *port = ""; /* next_part sets them only when a part is there */
+  size_t kn = next_part(ps, &kind);
+  uint8_t tt = kn == 3 && !memcmp(kind, "tcp", 3) ? OCK_TT_TCP : kn == 3 && !memcmp(kind, "udp", 3) ? OCK_TT_UDP : 0;
+  if (!tt) return fail(ps, OCK_EROUTE, "expected '/tcp/PORT' or '/udp/PORT' after '%s'", host, hn);
   size_t pn = next_part(ps, &port);
   int portv;
   if (!ock_port_parse(port, pn, &portv)) return fail(ps, OCK_EROUTE, "bad port '%s'", pn ? port : "", pn);
   char hp[OCK_HOSTPORT_CAP];
   int k = snprintf(hp, sizeof hp, strcmp(proto, "ip6") ? "%.*s:%d" : "[%.*s]:%d", (int)hn, host, portv);
-  if (ock_route_push_back(out, OCK_TT_TCP, hp, (size_t)k)) return fail(ps, OCK_EROUTE, "route too long%s", "", 0);
+  if (ock_route_push_back(out, tt, hp, (size_t)k)) return fail(ps, OCK_EROUTE, "route too long%s", "", 0);
   return 0;
 }
 
@@ -89,7 +90,7 @@ static int parse_one(parser *ps, ock_route *out, const char *proto, size_t pn, o
   size_t vn = next_part(ps, &val);
   if (vn == 0) return fail(ps, OCK_EROUTE, "missing value after '/%s'", name, pn);
   if (!strcmp(name, "ip4") || !strcmp(name, "ip6") || !strcmp(name, "dnsaddr"))
-    return parse_tcp(ps, out, name, val, vn);
+    return parse_transport(ps, out, name, val, vn);
   if (!strcmp(name, "node")) return parse_node(ps, out, val, vn, lookup, ctx);
   if (!strcmp(name, "worker") || !strcmp(name, "service") || !strcmp(name, "secure")) {
     if (vn > OCK_ADDR_MAX_LEN) return fail(ps, OCK_EROUTE, "address too long: '%s'", val, vn);
@@ -109,9 +110,11 @@ static int parse_multiaddr(parser *ps, ock_route *out, ock_node_lookup_fn lookup
     if (rc) return rc;
   }
   if (out->n == 0) return fail(ps, OCK_EROUTE, "empty route%s", "", 0);
-  int tcp = 0;
-  for (size_t i = 0; i < out->n; i++) tcp += out->tt[i] == OCK_TT_TCP;
-  if (tcp > 1) return fail(ps, OCK_EROUTE, "more than one TCP hop%s", "", 0); /* spec 1.3 */
+  int hops = 0;
+  for (size_t i = 0; i < out->n; i++) hops += out->tt[i] == OCK_TT_TCP || out->tt[i] == OCK_TT_UDP;
+  /* spec 1.3: the sender resolves every transport hop, so a second one would
+   * name a connection of the sender where another node reads it */
+  if (hops > 1) return fail(ps, OCK_EROUTE, "more than one transport (TCP or UDP) hop%s", "", 0);
   return 0;
 }
 
@@ -155,18 +158,18 @@ static int is_hex32(ock_addr a) {
   return 1;
 }
 
-static void format_tcp(ock_addr a, char *out, size_t cap) {
+static void format_transport(ock_addr a, char *out, size_t cap) {
   char host[OCK_HOSTPORT_CAP];
   int port;
   if (ock_hostport_split(a.p, a.len, host, sizeof host, &port)) {
-    snprintf(out, cap, "/tcp-address/%.*s", (int)a.len, a.p);
+    snprintf(out, cap, "/%s-address/%.*s", a.tt == OCK_TT_UDP ? "udp" : "tcp", (int)a.len, a.p);
     return;
   }
   unsigned char dst[16];
   const char *proto = uv_inet_pton(AF_INET, host, dst) == 0    ? "ip4"
                       : uv_inet_pton(AF_INET6, host, dst) == 0 ? "ip6"
                                                                : "dnsaddr";
-  snprintf(out, cap, "/%s/%s/tcp/%d", proto, host, port);
+  snprintf(out, cap, "/%s/%s/%s/%d", proto, host, a.tt == OCK_TT_UDP ? "udp" : "tcp", port);
 }
 
 void ock_route_format_multiaddr(const ock_route *r, char *out, size_t cap) {
@@ -174,8 +177,8 @@ void ock_route_format_multiaddr(const ock_route *r, char *out, size_t cap) {
   if (cap) out[0] = 0;
   for (size_t i = 0; i < r->n && w + 1 < cap; i++) {
     ock_addr a = ock_route_at(r, i);
-    if (a.tt == OCK_TT_TCP) {
-      format_tcp(a, out + w, cap - w);
+    if (a.tt == OCK_TT_TCP || a.tt == OCK_TT_UDP) {
+      format_transport(a, out + w, cap - w);
     } else if (a.tt == OCK_TT_LOCAL) {
       snprintf(out + w, cap - w, "/%s/%.*s", is_hex32(a) ? "worker" : "service", (int)a.len, a.p);
     } else {

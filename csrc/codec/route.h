@@ -9,6 +9,7 @@
 
 #define OCK_TT_LOCAL 0
 #define OCK_TT_TCP 1
+#define OCK_TT_UDP 2
 
 #define OCK_ROUTE_MAX_HOPS 32
 #define OCK_ROUTE_MAX_BYTES 2048

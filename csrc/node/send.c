@@ -9,6 +9,7 @@
 #include "base/rand.h"
 #include "codec/hostport.h"
 #include "transport/tcp_conn.h"
+#include "transport/udp.h"
 
 /* How long a connection opened for a route's TCP hop may take. */
 #define HOP_CONNECT_TIMEOUT_MS 10000
@@ -130,10 +131,49 @@ static int resolve_tcp_hop(ock_node *n, ock_msg *m, ock_send_failed failed, uint
   return 1;
 }
 
+/* Puts address (tt, p, len) before address i of r. 0 or OCK_ETOOBIG. */
+static int route_insert(ock_route *r, size_t i, uint8_t tt, const char *p, size_t len) {
+  ock_route out;
+  ock_route_init(&out);
+  int rc = 0;
+  for (size_t k = 0; !rc && k <= r->n; k++) {
+    if (k == i) rc = ock_route_push_back(&out, tt, p, len);
+    if (!rc && k < r->n) {
+      ock_addr a = ock_route_at(r, k);
+      rc = ock_route_push_back(&out, a.tt, a.p, a.len);
+    }
+  }
+  if (!rc) *r = out;
+  return rc;
+}
+
+/* The UDP hop at i goes out through the node's first UDP bind: it gets the
+ * bind's worker before it, which pops both and sends to the peer (docs/udp.md).
+ * A UDP hop that already follows a bind's worker (a return route a bind
+ * wrote) stays as it is. Returns 1 when the message failed. */
+static int resolve_udp_hop(ock_node *n, ock_msg *m, ock_send_failed failed, uint64_t token, size_t *i) {
+  if (*i > 0 && ock_udp_bind_by_address(n, ock_route_at(&m->onward, *i - 1))) return 0;
+  ock_addr a = ock_route_at(&m->onward, *i);
+  char target[OCK_ADDR_MAX_LEN + 1];
+  snprintf(target, sizeof target, "%.*s", (int)a.len, a.p);
+  ock_udp_bind *b = ock_udp_bind_first(n);
+  if (!b) {
+    report(n, failed, token, OCK_EROUTE, "cannot send to UDP %s: %s (the node has no UDP bind)", target);
+    return 1;
+  }
+  if (route_insert(&m->onward, *i, OCK_TT_LOCAL, ock_udp_bind_address(b), OCK_HEX_ADDR_LEN)) {
+    report(n, failed, token, OCK_ETOOBIG, "cannot send to UDP %s: %s", target);
+    return 1;
+  }
+  (*i)++;
+  return 0;
+}
+
 void ock_node_send_from(ock_node *n, ock_msg *m, const ock_origin *from, ock_send_failed failed, uint64_t token) {
   if (n->closing) return;
   for (size_t i = 0; i < m->onward.n; i++) {
     if (m->onward.tt[i] == OCK_TT_TCP && resolve_tcp_hop(n, m, failed, token, i)) return;
+    if (m->onward.tt[i] == OCK_TT_UDP && resolve_udp_hop(n, m, failed, token, &i)) return;
   }
   ock_node_dispatch(n, m, from);
 }

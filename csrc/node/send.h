@@ -1,7 +1,8 @@
 /* Sending from a node: the TCP hops of a route ("host:port" addresses, spec
- * 1.2) become connections (opened when needed, shared and reused after),
- * then the message is dispatched. A message waits, copied, for a connection
- * still opening. Loop thread only. */
+ * 1.2) become connections (opened when needed, shared and reused after), its
+ * UDP hops ("IP:port", tt 2) get the worker of the node's first UDP bind
+ * before them (docs/udp.md), then the message is dispatched. A message waits,
+ * copied, for a connection still opening. Loop thread only. */
 #ifndef OCK_SEND_H
 #define OCK_SEND_H
 

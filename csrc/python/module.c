@@ -330,6 +330,25 @@ static PyObject *py_close_connection(PyObject *self, PyObject *args) {
   return simple(ock_api_close_connection(id, addr));
 }
 
+static PyObject *py_udp_bind(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  const char *hostport;
+  if (!PyArg_ParseTuple(args, "Is", &id, &hostport)) return NULL;
+  ock_call *c = ock_api_udp_bind(id, hostport);
+  if (finish(c) < 0) return NULL;
+  PyObject *r = PyUnicode_FromString(c->text);
+  ock_call_unref(c);
+  return r;
+}
+
+static PyObject *py_udp_list(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  return text_result(ock_api_udp_list(id));
+}
+
 static PyObject *py_relay_create(PyObject *self, PyObject *args) {
   (void)self;
   unsigned int id;
@@ -682,6 +701,8 @@ static PyMethodDef methods[] = {
     {"stop_worker", py_stop_worker, METH_VARARGS, "stop_worker(id, address)"},
     {"list_connections", py_list_connections, METH_VARARGS, "list_connections(id) -> text"},
     {"close_connection", py_close_connection, METH_VARARGS, "close_connection(id, worker address)"},
+    {"udp_bind", py_udp_bind, METH_VARARGS, "udp_bind(id, 'IP:port') -> 'worker bound_address'"},
+    {"udp_list", py_udp_list, METH_VARARGS, "udp_list(id) -> text"},
     {"relay_create", py_relay_create, METH_VARARGS, "relay_create(id, name, at, ping_interval, backoff_max)"},
     {"relay_close", py_relay_close, METH_VARARGS, "relay_close(id, name)"},
     {"relay_list", py_relay_list, METH_VARARGS, "relay_list(id) -> text"},

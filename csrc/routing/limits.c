@@ -22,6 +22,7 @@ static const struct {
     {"max_relays", offsetof(ock_limits, max_relays), 1000000},
     {"max_relays_per_connection", offsetof(ock_limits, max_relays_per_connection), 1000000},
     {"max_portal_connections", offsetof(ock_limits, max_portal_connections), 1000000},
+    {"udp_reassembly_timeout_ms", offsetof(ock_limits, udp_reassembly_timeout_ms), 3600000},
 };
 
 void ock_limits_default(ock_limits *l) {
@@ -33,6 +34,7 @@ void ock_limits_default(ock_limits *l) {
   l->max_relays = 4096;
   l->max_relays_per_connection = 64;
   l->max_portal_connections = 10000;
+  l->udp_reassembly_timeout_ms = 5000;
 }
 
 int ock_limits_set(ock_limits *l, const char *name, long value) {

@@ -17,6 +17,7 @@ typedef struct {
   long max_relays;                /* relays registered at this node */
   long max_relays_per_connection;
   long max_portal_connections;    /* open at once, per inlet or outlet */
+  long udp_reassembly_timeout_ms; /* for a UDP message cut in datagrams to arrive whole */
 } ock_limits;
 
 /* Sets every limit to its default. */

@@ -99,6 +99,14 @@ uint64_t t_rand(uint64_t *s);
   X(ma_too_many_hops)                    \
   X(ma_node_lookup)                      \
   X(ma_format_round_trip)                \
+  X(ma_udp)                              \
+  X(udp_part_spec_example)               \
+  X(udp_part_max_size)                   \
+  X(udp_part_rejects_malformed)          \
+  X(udp_routing_split_and_join)          \
+  X(udp_reasm_out_of_order_dropped)      \
+  X(udp_reasm_bounds)                    \
+  X(udp_reasm_expiry)                    \
   X(hostport_split)                      \
   X(msg_spec_2_5)                        \
   X(msg_spec_2_5_encode)                 \

@@ -134,7 +134,8 @@ void test_ma_errors(void) {
   check_error("/ip4/1.2.3.4/tcp/65536", "65536");
   check_error("/ip4/1.2.3.4/tcp/80x", "80x");
   check_error("/ip4/1.2.3.4/tcp/", "tcp");
-  check_error("/ip4/1.2.3.4/udp/5", "udp");
+  check_error("/ip4/1.2.3.4/quic/5", "quic");
+  check_error("/ip4/1.2.3.4/udp/5/ip4/1.2.3.4/tcp/6", "more than one transport");
   check_error("/ip4/1.2.3.4", "1.2.3.4");
   check_error("/ip4/::1/tcp/5", "::1");
   check_error("/ip6/1.2.3.4/tcp/5", "1.2.3.4");
@@ -314,4 +315,22 @@ void test_hostport_split(void) {
   CHECK_EQ(ock_hostport_split("abcd:1", 6, tiny, sizeof tiny, &port), OCK_EINVAL);
   CHECK_EQ(ock_hostport_split("abc:1", 5, tiny, sizeof tiny, &port), 0);
   CHECK(strcmp(tiny, "abc") == 0);
+}
+
+/* /ip4/A/udp/P and /dnsaddr/H/udp/P become UDP hops (tt 2) "A:P", and format back. */
+void test_ma_udp(void) {
+  ock_route r;
+  char err[256], out[512];
+  CHECK_EQ(parse("/ip4/127.0.0.1/udp/4000/service/echo", &r, err, sizeof err), 0);
+  CHECK_EQ(r.n, 2);
+  CHECK(t_addr_is(&r, 0, OCK_TT_UDP, "127.0.0.1:4000"));
+  CHECK(t_addr_is(&r, 1, OCK_TT_LOCAL, "echo"));
+  ock_route_format_multiaddr(&r, out, sizeof out);
+  CHECK(!strcmp(out, "/ip4/127.0.0.1/udp/4000/service/echo"));
+  CHECK_EQ(parse("/dnsaddr/localhost/udp/7/service/hop", &r, err, sizeof err), 0);
+  CHECK(t_addr_is(&r, 0, OCK_TT_UDP, "localhost:7"));
+  CHECK_EQ(parse("2#10.0.0.1:9 => echo", &r, err, sizeof err), 0);
+  CHECK(t_addr_is(&r, 0, OCK_TT_UDP, "10.0.0.1:9"));
+  check_error("/ip4/1.2.3.4/udp/0", "'0'");
+  check_error("/ip4/1.2.3.4/udp/5/ip4/1.2.3.4/udp/6", "more than one transport");
 }
