@@ -543,8 +543,9 @@ def test_walkthrough_through_a_secure_channel_with_an_allow_list(make_node, http
     assert head.returncode == 0, head.stderr.decode(errors="replace")
     assert head.stdout.decode("latin-1").splitlines()[0] == "HTTP/1.0 200 OK"
     out = tmp_path / "got.bin"
-    get = subprocess.run(["curl", "--silent", "--show-error", "--max-time", "120", "--output", str(out),
-                          f"http://127.0.0.1:{inlet.port}/big.bin"], capture_output=True, timeout=180)
+    get = subprocess.run(["curl", "--silent", "--show-error", "--max-time", str(int(scaled(120))), "--output",
+                          str(out), f"http://127.0.0.1:{inlet.port}/big.bin"], capture_output=True,
+                         timeout=scaled(180))
     assert get.returncode == 0, get.stderr.decode(errors="replace")
     got = out.read_bytes()
     assert len(got) == len(big) and hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
@@ -857,10 +858,10 @@ def test_many_portals_back_up_without_losing_their_shared_connection(make_node, 
 
     def push(i: int) -> None:
         try:
-            with socket.create_connection(("127.0.0.1", inlet.port), timeout=60) as s:
+            with socket.create_connection(("127.0.0.1", inlet.port), timeout=scaled(60)) as s:
                 s.sendall(data[i])
                 s.shutdown(socket.SHUT_WR)
-                s.settimeout(60)
+                s.settimeout(scaled(60))
                 while s.recv(65536):
                     pass
         except BaseException as e:  # reported below
