@@ -51,6 +51,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the NUL
 MAX_LINE = 1 << 20
 DEFAULT_SERVICES = ("echo", "uppercase")
+SECURE_TIMEOUT = 5.0  # a secure channel handshake for a /secure/ route
+CHANNEL_CHECK_INTERVAL = 0.5  # how often inlets and relays through secure channels are checked
 
 log = logging.getLogger("ockam_py.daemon")
 
@@ -347,6 +349,10 @@ class Daemon:
         self.started = time.time()
         self.node: Any = None
         self.aliases: Dict[str, str] = {}  # inlet alias -> bound address
+        # what runs through secure channels the node opened for a /secure/ route:
+        # ("inlet", bound address) or ("relay", name) -> the channels' encryptors
+        self.through: Dict[tuple[str, str], frozenset[str]] = {}
+        self.reopen_failed: set[tuple[str, str]] = set()
 
     # -- starting and replaying ------------------------------------------------
 
@@ -368,7 +374,7 @@ class Daemon:
             + [("outlet", o, lambda o=o: self.node.create_outlet(to=o["to"], address=o["address"], allow=o.get("allow")))
                for o in self.config.outlets]
             + [("inlet", i, lambda i=i: self._open_inlet(i)) for i in self.config.inlets]
-            + [("relay", r, lambda r=r: self.node.create_relay(r["name"], at=r["at"], wait=False)) for r in self.config.relays]
+            + [("relay", r, lambda r=r: self._open_relay(r["name"], r["at"])) for r in self.config.relays]
         )
         for kind, record, step in steps:
             try:
@@ -379,9 +385,70 @@ class Daemon:
                 log.error("could not restore %s %s: %s", kind, json.dumps(record), e)
 
     def _open_inlet(self, record: Dict[str, str]) -> Any:
-        inlet = self.node.create_inlet(record["bind"], to=record["to"])
+        inlet = self._create_inlet(record["bind"], record["to"])
         self.aliases[record["alias"]] = inlet.address
         return inlet
+
+    def _resolve(self, route: str) -> "tuple[str, frozenset[str]]":
+        """``route`` with its ``/secure/`` parts resolved through secure channels, and those
+        channels' encryptors (empty when it has none)."""
+        if "/secure/" not in route:
+            return route, frozenset()
+        resolved = str(self.node._through_secure(route, SECURE_TIMEOUT))
+        open_now = {c.encryptor for c in self.node.secure_channels()}
+        return resolved, frozenset(re.findall(r"/service/([0-9a-f]{32})", resolved)) & open_now
+
+    def _create_inlet(self, bind: str, to: str) -> Any:
+        route, channels = self._resolve(to)
+        inlet = self.node.create_inlet(bind, to=route)
+        if channels:
+            self.through[("inlet", inlet.address)] = channels
+        return inlet
+
+    def _open_relay(self, name: str, at: str) -> Any:
+        route, channels = self._resolve(at)
+        relay = self.node.create_relay(name, at=route, wait=False)
+        if channels:
+            self.through[("relay", name)] = channels
+        return relay
+
+    def watch_channels(self) -> None:
+        """Reopens an inlet or relay whose secure channel closed (its far node restarted, or the
+        channel was deleted) through a new channel, until the node stops."""
+        while not self.stop_event.wait(CHANNEL_CHECK_INTERVAL):
+            with self.lock:
+                if not self.through:
+                    continue
+                open_now = {c.encryptor for c in self.node.secure_channels()}
+                for key, channels in list(self.through.items()):
+                    if channels <= open_now:
+                        continue
+                    try:
+                        self._reopen(*key)
+                        self.reopen_failed.discard(key)
+                        log.info("%s %s reopened through a new secure channel", *key)
+                    except Exception as e:  # the far node may still be down: try again later
+                        if key not in self.reopen_failed:
+                            log.warning("%s %s lost its secure channel; reopening failed, will retry: %s", *key, e)
+                            self.reopen_failed.add(key)
+
+    def _reopen(self, kind: str, key: str) -> None:
+        """The new channel first: while the far node is down the inlet keeps its port."""
+        if kind == "inlet":
+            record = next(i for i in self.config.inlets if self.aliases.get(i["alias"]) == key)
+            route, channels = self._resolve(record["to"])
+            for inlet in self.node.inlets():
+                if inlet.address == key:
+                    inlet.close()
+            self.node.create_inlet(key, to=route)
+        else:
+            record = next(r for r in self.config.relays if r["name"] == key)
+            route, channels = self._resolve(record["at"])
+            for relay in self.node.relays():
+                if relay.name == key:
+                    relay.close()
+            self.node.create_relay(key, at=route, wait=False)
+        self.through[(kind, key)] = channels
 
     # -- requests ----------------------------------------------------------------
 
@@ -461,11 +528,12 @@ class Daemon:
 
     def op_relay_create(self, name: str, at: str, at_display: str, wait: float = 10.0) -> Dict[str, Any]:
         with self.lock:
-            relay = self.node.create_relay(name, at=at, wait=False)
+            relay = self._open_relay(name, at)
         if not relay.wait_up(wait):  # not under the lock: lists go on meanwhile
             detail, refused = relay.detail, relay.refused
             with self.lock:
                 relay.close()
+                self.through.pop(("relay", name), None)
             if refused:
                 raise PermissionError(f"relay '{name}' at {at_display}: {detail}")
             raise TimeoutError(f"relay '{name}' at {at_display} not up within {wait:g} s" + (f": {detail}" if detail else ""))
@@ -486,6 +554,7 @@ class Daemon:
                 raise LookupError(f"node '{self.nd.name}' has no relay named '{name}'")
             if relay is not None:
                 relay.close()
+            self.through.pop(("relay", name), None)
             self.config.relays = [r for r in self.config.relays if r["name"] != name]
             self.nd.save(self.config)
         return {"name": name}
@@ -526,7 +595,7 @@ class Daemon:
         with self.lock:
             if alias and any(i["alias"] == alias for i in self.config.inlets):
                 raise ValueError(f"node '{self.nd.name}' already has an inlet named '{alias}'")
-            inlet = self.node.create_inlet(bind, to=to)
+            inlet = self._create_inlet(bind, to)
             alias = alias or f"inlet-{inlet.port}"
             if any(i["alias"] == alias for i in self.config.inlets):
                 alias = f"{alias}-{secrets.token_hex(2)}"
@@ -551,6 +620,7 @@ class Daemon:
             for inlet in self.node.inlets():
                 if inlet.address == bound:
                     inlet.close()
+            self.through.pop(("inlet", bound), None)
             self.config.inlets.remove(record)
             self.nd.save(self.config)
         return {"alias": record["alias"], "bind_address": bound}
@@ -708,6 +778,7 @@ def run(nd: NodeDir, foreground: bool = False, verbose: bool = False) -> int:
     try:
         server = _start(nd, daemon)
         threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
+        threading.Thread(target=daemon.watch_channels, name="channels", daemon=True).start()
         log.info("control socket %s ready (pid %d)", nd.socket, os.getpid())
         while not stop.wait(0.5):
             pass

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import stat
+import time
 import uuid
 from typing import Any, Dict, Iterator, List
 
@@ -48,6 +48,26 @@ def identifier_of(ockam: Cli, node: str) -> str:
 def inlet_port(ockam: Cli, node: str, route: str) -> int:
     info = ockam.json("tcp-inlet", "create", "--at", node, "--to", route)
     return int(info["bind_address"].rsplit(":", 1)[1])
+
+
+def echoes(port: int, data: bytes) -> bool:
+    """Whether the inlet at port carries data to the echo server and back (False if closed)."""
+    try:
+        return round_trip(port, data) == data
+    except OSError:
+        return False
+
+
+def refused_when_listening(port: int) -> bool:
+    """closed_within(port, 5 s), asked again while the inlet's port is closed for the moment
+    its node takes to reopen it through a new channel."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return closed_within(port, 5.0)
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, f"the inlet at port {port} never listened again"
+            time.sleep(0.1)
 
 
 def by_address(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
@@ -200,7 +220,8 @@ def test_inlet_through_a_secure_channel_to_an_outlet_that_allows_one_identity(oc
     """``tcp-outlet create --allow I`` serves only that identity, only through a secure channel:
     an inlet of that identity to ``/node/n3/secure/api/service/outlet`` gets its bytes back; the
     same route from another identity, and a plaintext route from the allowed one, are closed
-    without reaching the server. The allow list comes back after a restart."""
+    without reaching the server. After the outlet's node restarts, its allow list is back and
+    the inlet carries bytes again, through a new channel."""
     ockam.ok("node", "create", "n1")
     ockam.ok("node", "create", "n2")
     ockam.ok("node", "create", "n3")
@@ -226,11 +247,14 @@ def test_inlet_through_a_secure_channel_to_an_outlet_that_allows_one_identity(oc
     ockam.ok("node", "stop", "n3")
     ockam.ok("node", "start", "n3")
     assert ockam.json("tcp-outlet", "list", "--at", "n3")[0]["allow"] == [id1]
+    wait_for(lambda: echoes(allowed, data), timeout=20, what="the inlet to carry bytes again after n3's restart")
+    assert refused_when_listening(stranger), "after the restart, a portal from an identity not allowed was served"
 
 
 def test_relay_through_a_secure_channel_belongs_to_its_identity(ockam: Cli) -> None:
     """``relay create n3 --at /node/n2/secure/api`` registers the name for n3's identity: another
-    identity cannot take it over, and the relay carries messages."""
+    identity cannot take it over, and the relay carries messages, again after the relay node
+    restarts (registered anew through a new channel)."""
     ockam.ok("node", "create", "n2")
     ockam.ok("node", "create", "n3")
     ockam.ok("node", "create", "n1")
@@ -241,6 +265,13 @@ def test_relay_through_a_secure_channel_belongs_to_its_identity(ockam: Cli) -> N
     assert ockam.json("relay", "list", "--to", "n1") == []
     route = "/node/n2/service/forward_to_n3/service/uppercase"
     assert ockam.ok("message", "send", "hello", "--from", "n1", "--to", route).strip() == "HELLO"
+
+    ockam.ok("node", "stop", "n2")
+    ockam.ok("node", "start", "n2")
+    wait_for(lambda: ockam.run("message", "send", "again", "--from", "n1", "--to", route, "--timeout", "2").stdout.strip()
+             == "AGAIN", timeout=30, what="the relay to be registered again through a new channel")
+    err = ockam.fails("relay", "create", "n3", "--at", "/node/n2/secure/api", "--to", "n1")
+    assert "registered by another identity" in err, "after the restart the name was free for another identity"
 
 
 # ---------------------------------------------------------------------------
