@@ -14,6 +14,10 @@ under ``$OCKAM_PY_HOME``; commands talk to it over its control socket::
 
 ``/node/NAME`` in a route is the TCP listener of the named node, as in Ockam's
 CLI: it is rewritten to ``/ip4/127.0.0.1/tcp/PORT`` before the route is sent.
+``/secure/LISTENER`` in a route is a secure channel to that listener of the node
+reached by the route before it, opened by the sending node on first use::
+
+    ockam-py message send hello --from n1 --to /node/n2/secure/api/service/echo
 """
 
 from __future__ import annotations
@@ -235,6 +239,28 @@ def duration(value: str) -> float:
     return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
 
 
+IDENTIFIER_RE = re.compile(r"I[0-9a-fA-F]{64}")
+
+
+def identifiers(values: Optional[Sequence[str]], what: str) -> Optional[List[str]]:
+    """Checks identifiers given to ``--authorized``/``--allow`` (None when none was given).
+
+    Each value may hold several, separated by commas.
+    """
+    if not values:
+        return None
+    out: List[str] = []
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if not IDENTIFIER_RE.fullmatch(item):
+                raise CliError(f"bad identifier '{item}' for {what}: expected I followed by 64 hex digits",
+                               f"see: {PROG} identity show NAME, or {PROG} node show NODE")
+            if item not in out:
+                out.append(item)
+    return out
+
+
 def worker_name(value: str, what: str) -> str:
     """``/service/outlet`` or ``outlet`` as ``outlet``."""
     name = value[len("/service/"):] if value.startswith("/service/") else value
@@ -265,11 +291,19 @@ def node_summary(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
         "status": status,
         "pid": pid,
         "default": default_node(ctx.home) == nd.name,
+        "identifier": stored_identifier(nd, config),
+        "identity": config.identity,
         "tcp_listener_address": listener,
         "route": f"/node/{nd.name}",
         "multiaddr": node_multiaddr(ctx.home, nd.name) if listener else None,
         "log": str(nd.log_file),
     }
+
+
+def stored_identifier(nd: d.NodeDir, config: d.NodeConfig) -> Optional[str]:
+    """The identifier node ``nd`` runs as, read from its identity file (None before its first start)."""
+    path = d.identity_file(nd.home, config.identity) if config.identity else nd.identity_file
+    return d.read_identifier(path)
 
 
 def wait_started(nd: d.NodeDir, poll: Callable[[], Optional[int]], pid: int) -> None:
@@ -330,6 +364,8 @@ def cmd_node_create(ctx: Ctx) -> int:
     if not d.valid_name(name):
         raise CliError(f"bad node name '{name}': use letters, digits, '_', '.', '-' (up to 64)")
     listener = host_port(a.tcp_listener_address, "TCP listener address", listen=True)
+    if a.identity is not None:
+        identity_path(ctx, a.identity)  # it must exist
     (ctx.home / "nodes").mkdir(parents=True, exist_ok=True, mode=0o700)
     nd = d.NodeDir(ctx.home, name)
     if not d.socket_path_ok(nd):
@@ -341,7 +377,7 @@ def cmd_node_create(ctx: Ctx) -> int:
             raise CliError(f"node '{name}' already exists", f"see: {PROG} node show {name}") from None
         shutil.rmtree(nd.path, ignore_errors=True)  # left by a create that failed half-way
         nd.path.mkdir(mode=0o700)
-    nd.save(d.NodeConfig(name=name, tcp_listener_address=listener, created=time.time()))
+    nd.save(d.NodeConfig(name=name, tcp_listener_address=listener, identity=a.identity, created=time.time()))
     if default_node(ctx.home) is None:
         set_default_node(ctx.home, name)
     if a.foreground:
@@ -356,7 +392,7 @@ def cmd_node_create(ctx: Ctx) -> int:
         raise
     info = node_summary(ctx, nd)
     ctx.emit(info, lambda: f"{ctx.c('✔', 'green')} Created a new node named {ctx.c(name, 'bold')}"
-             f" (pid {info['pid']}, TCP listener {info['tcp_listener_address']})")
+             f" (pid {info['pid']}, TCP listener {info['tcp_listener_address']}, identifier {info['identifier']})")
     return 0
 
 
@@ -399,6 +435,9 @@ def _node_details(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
             live.pop("pid", None)
             return {**info, **live}
     config = nd.load()
+    listeners = [{"address": f"/service/{li['address']}", "authorized": li.get("authorized")} for li in config.listeners]
+    if not any(li["address"] == "api" for li in config.listeners):  # every node listens at api
+        listeners.insert(0, {"address": "/service/api", "authorized": None})
     stopped = {
         "services": [{"kind": k, "address": f"/service/{k}"} for k in d.DEFAULT_SERVICES]
         + [{"kind": s["kind"], "address": f"/service/{s['address']}"} for s in config.services],
@@ -408,7 +447,10 @@ def _node_details(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
                     "local_address": f"/node/{nd.name}"} for r in config.relays],
         "relay_entries": [],
         "inlets": [{"alias": i["alias"], "bind_address": i["bind"], "to": i["to_display"]} for i in config.inlets],
-        "outlets": [{"address": f"/service/{o['address']}", "to": o["to"]} for o in config.outlets],
+        "outlets": [{"address": f"/service/{o['address']}", "to": o["to"], "allow": o.get("allow")}
+                    for o in config.outlets],
+        "secure_channel_listeners": listeners,
+        "secure_channels": [],
         "restore_errors": [],
     }
     return {**info, **stopped}
@@ -424,7 +466,18 @@ def _inlet_line(ctx: Ctx, i: Dict[str, Any]) -> str:
 
 
 def _outlet_line(ctx: Ctx, o: Dict[str, Any]) -> str:
-    return f"Outlet {ctx.c(o['address'], 'bold')} → {o['to']}" + _stats(o)
+    allow = f", allows {', '.join(o['allow'])}" if o.get("allow") else ""
+    return f"Outlet {ctx.c(o['address'], 'bold')} → {o['to']}" + _stats(o) + allow
+
+
+def _listener_line(ctx: Ctx, li: Dict[str, Any]) -> str:
+    who = ", ".join(li["authorized"]) if li.get("authorized") else "any identity"
+    return f"{ctx.c(li['address'], 'bold')} (authorizes {who})"
+
+
+def _channel_line(ctx: Ctx, c: Dict[str, Any]) -> str:
+    way = "to" if c["role"] == "initiator" else f"from (listener {c['listener']})" if c.get("listener") else "from"
+    return f"{ctx.c(c['address'], 'bold')} {way} {c['their_identifier']}"
 
 
 def _conn_line(ctx: Ctx, c: Dict[str, Any]) -> str:
@@ -445,12 +498,17 @@ def cmd_node_show(ctx: Ctx) -> int:
         status = ctx.c(info["status"], "green" if info["status"] == "running" else "red")
         pid = f" (pid {info['pid']})" if info["pid"] else ""
         lines = [f"Node {ctx.c(nd.name, 'bold')}{' (default)' if info['default'] else ''}: {status}{pid}"]
+        if info["identifier"]:
+            named = f" (identity {info['identity']})" if info["identity"] else ""
+            lines.append(f"  Identifier: {info['identifier']}{named}")
         if info["multiaddr"]:
             lines.append(f"  Route: /node/{nd.name} → {info['multiaddr']}")
             lines.append(f"  TCP listener: {info['tcp_listener_address']}")
         lines.append("  Services: " + ", ".join(f"{s['address']} ({s['kind']})" for s in info["services"]))
         sections = (
             ("TCP connections", [_conn_line(ctx, c) for c in info["tcp_connections"]]),
+            ("Secure channel listeners", [_listener_line(ctx, li) for li in info.get("secure_channel_listeners", [])]),
+            ("Secure channels", [_channel_line(ctx, c) for c in info.get("secure_channels", [])]),
             ("Relays", [_relay_line(ctx, r) for r in info["relays"]]),
             ("Relays registered here", [f"/service/{e['address']} → {e['route']}" for e in info["relay_entries"]]),
             ("TCP outlets", [_outlet_line(ctx, o) for o in info["outlets"]]),
@@ -713,10 +771,12 @@ def cmd_outlet_create(ctx: Ctx) -> int:
     nd = ctx.node_dir(a.at)
     address = worker_name(a.from_, "--from address")
     target = host_port(a.to, "--to address")
-    res = ctx.call(nd, "outlet_create", address=address, to=target)
+    allow = identifiers(a.allow, "--allow")
+    res = ctx.call(nd, "outlet_create", address=address, to=target, allow=allow)
+    only = f", allowing only {', '.join(allow)} through secure channels" if allow else ""
     ctx.emit({"node": nd.name, **res},
              f"{ctx.c('✔', 'green')} Created a new TCP outlet in the node {nd.name} at "
-             f"{ctx.c(res['address'], 'bold')} bound to {ctx.c(res['to'], 'bold')}")
+             f"{ctx.c(res['address'], 'bold')} bound to {ctx.c(res['to'], 'bold')}{only}")
     return 0
 
 
@@ -768,6 +828,171 @@ def cmd_inlet_delete(ctx: Ctx) -> int:
 
 
 # ---------------------------------------------------------------------------
+# identities
+
+
+def identity_path(ctx: Ctx, name: str) -> Path:
+    """The file of the existing named identity ``name``."""
+    path = d.identity_file(ctx.home, name)
+    if not d.valid_name(name) or not path.is_file():
+        raise CliError(f"unknown identity '{name}'", f"see: {PROG} identity list")
+    return path
+
+
+def default_identity(home: Path) -> Optional[str]:
+    """The default identity's name (the first one created), if it still exists."""
+    try:
+        name = (home / "identities" / "default").read_text().strip()
+    except OSError:
+        return None
+    return name if name and d.valid_name(name) and d.identity_file(home, name).is_file() else None
+
+
+def _identity_json(ctx: Ctx, name: str) -> Dict[str, Any]:
+    return {"name": name, "identifier": d.read_identifier(identity_path(ctx, name)),
+            "is_default": default_identity(ctx.home) == name}
+
+
+def cmd_identity_create(ctx: Ctx) -> int:
+    """``identity create [NAME]``: a new identity, kept (mode 0600) under ``$OCKAM_PY_HOME/identities``."""
+    from .secure import Identity
+
+    name = ctx.args.name or f"identity-{secrets.token_hex(3)}"
+    if not d.valid_name(name):
+        raise CliError(f"bad identity name '{name}': use letters, digits, '_', '.', '-' (up to 64)")
+    folder = ctx.home / "identities"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = d.identity_file(ctx.home, name)
+    identity = Identity.create()
+    tmp = folder / f".{name}.json.{os.getpid()}"
+    identity.save(tmp)
+    try:
+        os.link(tmp, path)  # never replaces an identity of that name
+    except FileExistsError:
+        raise CliError(f"identity '{name}' already exists", f"see: {PROG} identity show {name}") from None
+    finally:
+        tmp.unlink()
+    if default_identity(ctx.home) is None:
+        (folder / "default").write_text(name + "\n")
+    ctx.emit(_identity_json(ctx, name), identity.identifier)
+    return 0
+
+
+def cmd_identity_show(ctx: Ctx) -> int:
+    """``identity show [NAME] [--full]``: the identifier (``--full``: the change history, hex)."""
+    name = ctx.args.name or default_identity(ctx.home)
+    if name is None:
+        raise CliError("no identity given and no default identity", f"create one: {PROG} identity create NAME")
+    info = _identity_json(ctx, name)
+    if ctx.args.full:
+        with open(identity_path(ctx, name), encoding="utf-8") as f:
+            info["change_history"] = json.load(f)["change_history"]
+    ctx.emit(info, info["change_history"] if ctx.args.full else info["identifier"])
+    return 0
+
+
+def cmd_identity_list(ctx: Ctx) -> int:
+    """``identity list``: the named identities."""
+    rows = [_identity_json(ctx, n) for n in d.identity_names(ctx.home)]
+
+    def text() -> str:
+        if not rows:
+            return f"No identities. Create one with: {PROG} identity create NAME"
+        width = max(len(r["name"]) + (10 if r["is_default"] else 0) for r in rows)
+        return "\n".join(f"{(r['name'] + (' (default)' if r['is_default'] else '')).ljust(width)}  {r['identifier']}"
+                         for r in rows)
+
+    ctx.emit(rows, text)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# secure channels
+
+
+def channel_address(value: str) -> str:
+    """``/service/<hex>`` or ``<hex>`` as ``<hex>``."""
+    hexa = value[len("/service/"):] if value.startswith("/service/") else value
+    if not re.fullmatch(r"[0-9a-f]{32}", hexa):
+        raise CliError(f"bad secure channel address '{value}': expected /service/ and 32 hex digits")
+    return hexa
+
+
+def cmd_secure_channel_create(ctx: Ctx) -> int:
+    """``secure-channel create --from NODE --to ROUTE [--authorized I...]``: prints the channel's address."""
+    a = ctx.args
+    nd = ctx.node_dir(a.from_, "--from")
+    authorized = identifiers(a.authorized, "--authorized")
+    route = resolve_route(ctx.home, a.to)
+    down = stopped_node(ctx.home, a.to)
+    try:
+        res = ctx.call(nd, "secure_channel_create", timeout=a.timeout + 5, to=route, to_display=a.to,
+                       authorized=authorized, wait=a.timeout)
+    except CliError as e:
+        raise CliError(str(e).replace(route, a.to),
+                       f"node '{down}' is not running: {PROG} node start {down}" if down else "") from None
+    ctx.emit({"node": nd.name, **res}, res["address"])
+    return 0
+
+
+def cmd_secure_channel_list(ctx: Ctx) -> int:
+    """``secure-channel list --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "secure_channel_list")
+    ctx.emit(res, lambda: "\n".join(_channel_line(ctx, c) for c in res) or f"Node {nd.name} has no secure channels")
+    return 0
+
+
+def cmd_secure_channel_show(ctx: Ctx) -> int:
+    """``secure-channel show ADDRESS --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "secure_channel_show", address=channel_address(ctx.args.address))
+
+    def text() -> str:
+        lines = [f"Secure channel {ctx.c(res['address'], 'bold')} of node {nd.name}",
+                 f"  Role: {res['role']}", f"  Their identifier: {res['their_identifier']}"]
+        if res["decryptor"]:
+            lines.append(f"  Decryptor: {res['decryptor']}")
+        if res["listener"]:
+            lines.append(f"  Listener: {res['listener']}")
+        return "\n".join(lines)
+
+    ctx.emit({"node": nd.name, **res}, text)
+    return 0
+
+
+def cmd_secure_channel_delete(ctx: Ctx) -> int:
+    """``secure-channel delete ADDRESS --at NODE``: closes the channel (the peer is told)."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "secure_channel_delete", address=channel_address(ctx.args.address))
+    ctx.emit({"node": nd.name, **res},
+             f"{ctx.c('✔', 'green')} Deleted secure channel {res['address']} of node {nd.name}")
+    return 0
+
+
+def cmd_listener_create(ctx: Ctx) -> int:
+    """``secure-channel-listener create ADDRESS --at NODE [--authorized I...]``."""
+    a = ctx.args
+    nd = ctx.node_dir(a.at)
+    address = worker_name(a.address, "listener address")
+    authorized = identifiers(a.authorized, "--authorized")
+    res = ctx.call(nd, "secure_channel_listener_create", address=address, authorized=authorized)
+    ctx.emit({"node": nd.name, **res},
+             f"{ctx.c('✔', 'green')} Secure channel listener at {ctx.c(res['address'], 'bold')} created "
+             f"on node {nd.name}, authorizing " + (", ".join(authorized) if authorized else "any identity"))
+    return 0
+
+
+def cmd_listener_list(ctx: Ctx) -> int:
+    """``secure-channel-listener list --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "secure_channel_listener_list")
+    ctx.emit(res, lambda: "\n".join(_listener_line(ctx, li) for li in res)
+             or f"Node {nd.name} has no secure channel listeners")
+    return 0
+
+
+# ---------------------------------------------------------------------------
 # Parser
 
 
@@ -788,7 +1013,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common(suppress=True)
     parser = argparse.ArgumentParser(
         prog=PROG, parents=[_common(suppress=False)],
-        description="Ockam nodes, routes, relays and TCP portals, each node a background process. "
+        description="Ockam nodes, routes, identities, secure channels, relays and TCP portals, "
+                    "each node a background process. "
                     f"State lives under ${d.HOME_ENV} (default ~/.ockam-py).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -813,6 +1039,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp-listener-address", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="where the node listens for TCP connections (default 127.0.0.1:0: a free port)")
     p.add_argument("--foreground", action="store_true", help="run the node in this process until Ctrl-C")
+    p.add_argument("--identity", metavar="IDENTITY_NAME",
+                   help="run as this named identity (see: identity create); default: an identity of the node's own, "
+                        "kept with its state")
     leaf(node, "list", cmd_node_list, "list nodes, running and stopped")
     for name, func, help_ in (("show", cmd_node_show, "show a node: listener, services, connections, relays, portals"),
                               ("start", cmd_node_start, "start a stopped node with everything it ran"),
@@ -830,6 +1059,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--lines", type=int, default=0, metavar="N", help="only the last N lines")
     p = leaf(node, "default", cmd_node_default, "show or set the default node")
     p.add_argument("name", nargs="?", metavar="NAME")
+
+    def ids(p: argparse.ArgumentParser, flag: str, help_: str, short: Optional[str] = None) -> None:
+        flags = [short, flag] if short else [flag]
+        p.add_argument(*flags, dest=flag.lstrip("-"), action="extend", nargs="+", metavar="IDENTIFIER", help=help_)
+
+    ident = group("identity", "create, show and list identities")
+    p = leaf(ident, "create", cmd_identity_create,
+             "create an identity (kept, secret included, in a file only you can read); prints its identifier")
+    p.add_argument("name", nargs="?", metavar="NAME", help="identity name (default: a random one)")
+    p = leaf(ident, "show", cmd_identity_show, "print an identity's identifier")
+    p.add_argument("name", nargs="?", metavar="NAME", help="identity name (default: the default identity)")
+    p.add_argument("-f", "--full", action="store_true", help="print its change history (hex) instead")
+    leaf(ident, "list", cmd_identity_list, "list identities")
+
+    sc = group("secure-channel", "create, list, show and delete secure channels")
+    p = leaf(sc, "create", cmd_secure_channel_create,
+             "open a secure channel to a listener; prints its address, to route through: ADDRESS/service/echo")
+    at(p, "--from", "from_")
+    p.add_argument("--to", required=True, metavar="ROUTE", help="route to a secure channel listener, e.g. /node/n2/service/api")
+    ids(p, "--authorized", "identifiers the listener may present (default: any)", "-a")
+    p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="handshake timeout (default 10s)")
+    at(leaf(sc, "list", cmd_secure_channel_list, "list a node's secure channels, initiated and accepted"))
+    for name, func, help_ in (("show", cmd_secure_channel_show, "show a secure channel"),
+                              ("delete", cmd_secure_channel_delete, "close a secure channel")):
+        p = leaf(sc, name, func, help_)
+        p.add_argument("address", metavar="ADDRESS", help="/service/<hex> or <hex>")
+        at(p)
+        if name == "delete":
+            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+
+    scl = group("secure-channel-listener", "create and list secure channel listeners")
+    p = leaf(scl, "create", cmd_listener_create,
+             "start a secure channel listener (every node has one at /service/api; this replaces one at ADDRESS)")
+    p.add_argument("address", metavar="ADDRESS", help="its address: /service/NAME or NAME")
+    at(p)
+    ids(p, "--authorized", "identifiers of the initiators it accepts (default: any)", "-a")
+    at(leaf(scl, "list", cmd_listener_list, "list a node's secure channel listeners"))
 
     service = group("service", "start services on a node")
     p = leaf(service, "start", cmd_service_start, "start an echo, uppercase or hop service")
@@ -853,13 +1119,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("message", metavar="MSG")
     at(p, "--from", "from_")
     p.add_argument("--to", required=True, metavar="ROUTE",
-                   help="e.g. /worker/<hex>/service/uppercase or /node/n2/service/echo")
+                   help="e.g. /worker/<hex>/service/uppercase, /node/n2/service/echo, "
+                        "/node/n2/secure/api/service/echo (through a secure channel)")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="how long to wait for the reply (default 10s)")
 
     relay = group("relay", "create, list and delete relays")
     p = leaf(relay, "create", cmd_relay_create, "make a node reachable at a relay node's /service/forward_to_NAME")
     p.add_argument("name", nargs="?", default="default", metavar="NAME", help="relay name (default: default)")
-    p.add_argument("--at", required=True, metavar="ROUTE", help="the relay node: /node/N, a route, or HOST:PORT")
+    p.add_argument("--at", required=True, metavar="ROUTE",
+                   help="the relay node: /node/N, a route, or HOST:PORT; through a secure channel "
+                        "(/node/N/secure/api) the name belongs to this node's identity there")
     at(p, "--to", "to")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="how long to wait for it (default 10s)")
     at(leaf(relay, "list", cmd_relay_list, "list the relays a node keeps registered"), "--to", "to")
@@ -873,6 +1142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", default="/service/outlet", metavar="ADDRESS",
                    help="its worker address (default /service/outlet)")
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="the TCP server")
+    ids(p, "--allow", "identifiers that alone may use it, and only through secure channels (default: anyone who "
+                      "reaches it). Ockam's --allow takes a policy expression; this one takes only identifiers")
     at(leaf(outlet, "list", cmd_outlet_list, "list a node's TCP outlets"))
     p = leaf(outlet, "delete", cmd_outlet_delete, "delete a TCP outlet")
     p.add_argument("address", metavar="ADDRESS", help="/service/NAME or NAME")
@@ -883,7 +1154,8 @@ def build_parser() -> argparse.ArgumentParser:
     at(p)
     p.add_argument("--from", dest="from_", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="where it listens (default 127.0.0.1:0: a free port)")
-    p.add_argument("--to", required=True, metavar="ROUTE", help="route to the outlet, e.g. /node/n2/service/outlet")
+    p.add_argument("--to", required=True, metavar="ROUTE",
+                   help="route to the outlet, e.g. /node/n2/service/outlet, /node/n2/secure/api/service/outlet")
     p.add_argument("--alias", metavar="ALIAS", help="its name (default inlet-<port>)")
     at(leaf(inlet, "list", cmd_inlet_list, "list a node's TCP inlets"))
     p = leaf(inlet, "delete", cmd_inlet_delete, "delete a TCP inlet")

@@ -5,11 +5,18 @@ Every node made by ``ockam-py node create`` is a background process running one
 ``~/.ockam-py``), one directory per node::
 
     $OCKAM_PY_HOME/nodes/<name>/
-        config.json   what the node runs: listener, services, relays, inlets, outlets
+        config.json   what the node runs: listener, identity, services, secure channel
+                      listeners, relays, inlets, outlets
+        identity.json the node's own identity, secret included (mode 0600), unless it
+                      runs as a named identity
         pid           the daemon's process id
         socket        the control socket (unix, mode 0600)
         node.log      the daemon's stdout, stderr and log lines
         lock          held (flock) by the running daemon
+
+Named identities (``ockam-py identity create NAME``) live in
+``$OCKAM_PY_HOME/identities/<name>.json`` (mode 0600); ``identities/default``
+names the default one.
 
 The control protocol is one JSON line per request, one JSON line per answer::
 
@@ -44,6 +51,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the NUL
 MAX_LINE = 1 << 20
 DEFAULT_SERVICES = ("echo", "uppercase")
+SECURE_TIMEOUT = 5.0  # a secure channel handshake for a /secure/ route
+CHANNEL_CHECK_INTERVAL = 0.5  # how often inlets and relays through secure channels are checked
 
 log = logging.getLogger("ockam_py.daemon")
 
@@ -82,9 +91,11 @@ class NodeConfig:
 
     name: str
     tcp_listener_address: Optional[str] = None  # requested, then the bound host:port
+    identity: Optional[str] = None  # a named identity; None: the node's own (identity.json)
     services: List[Dict[str, str]] = field(default_factory=list)  # {kind, address}
+    listeners: List[Dict[str, Any]] = field(default_factory=list)  # {address, authorized}
     relays: List[Dict[str, str]] = field(default_factory=list)  # {name, at, at_display}
-    outlets: List[Dict[str, str]] = field(default_factory=list)  # {address, to}
+    outlets: List[Dict[str, Any]] = field(default_factory=list)  # {address, to, allow}
     inlets: List[Dict[str, str]] = field(default_factory=list)  # {alias, bind, to, to_display}
     created: float = 0.0
 
@@ -122,6 +133,11 @@ class NodeDir:
     def lock_file(self) -> Path:
         return self.path / "lock"
 
+    @property
+    def identity_file(self) -> Path:
+        """The node's own identity (when it does not run as a named identity)."""
+        return self.path / "identity.json"
+
     def exists(self) -> bool:
         """Whether the node exists (has a config record)."""
         return self.config_file.is_file()
@@ -155,6 +171,48 @@ class NodeDir:
         if argv is not None and not (any("ockam" in a for a in argv) and self.name in argv):
             return None  # the pid was reused by another program
         return pid
+
+
+def identity_file(home: Path, name: str) -> Path:
+    """Where the named identity ``name`` is kept."""
+    return home / "identities" / f"{name}.json"
+
+
+def identity_names(home: Path) -> List[str]:
+    """Names of the named identities, sorted."""
+    folder = home / "identities"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json") and not p.name.startswith("."))
+
+
+def read_identifier(path: Path) -> Optional[str]:
+    """The identifier recorded in an identity file (None when there is none to read)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f).get("identifier")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def node_identity(nd: "NodeDir", config: NodeConfig) -> Any:
+    """The identity node ``nd`` runs as: the named one it was created with, else its own,
+    made and saved (mode 0600) on its first start."""
+    from .secure import Identity
+
+    if config.identity:
+        path = identity_file(nd.home, config.identity)
+        if not path.is_file():
+            raise LookupError(f"identity '{config.identity}' of node '{nd.name}' no longer exists ({path})")
+        return Identity.from_file(path)
+    if nd.identity_file.is_file():
+        return Identity.from_file(nd.identity_file)
+    identity = Identity.create()
+    tmp = nd.path / f".identity.json.{os.getpid()}"
+    identity.save(tmp)
+    os.replace(tmp, nd.identity_file)
+    return identity
 
 
 def node_names(home: Path) -> List[str]:
@@ -263,6 +321,22 @@ def _stats_json(portal: Any) -> Dict[str, int]:
     return {"open": s.open, "total": s.total, "bytes_in": s.bytes_in, "bytes_out": s.bytes_out}
 
 
+def _outlet_json(outlet: Any) -> Dict[str, Any]:
+    allow = getattr(outlet, "allow", None)
+    return {"address": f"/service/{outlet.address}", "to": outlet.target, "allow": list(allow) if allow else None,
+            **_stats_json(outlet)}
+
+
+def _channel_json(channel: Any) -> Dict[str, Any]:
+    return {
+        "address": channel.address,
+        "their_identifier": channel.their_identifier,
+        "role": "initiator" if channel.initiator else "responder",
+        "decryptor": f"/service/{channel.decryptor}" if channel.decryptor else None,
+        "listener": f"/service/{channel.listener}" if channel.listener else None,
+    }
+
+
 class Daemon:
     """Runs one node from its config record and answers control requests."""
 
@@ -275,6 +349,10 @@ class Daemon:
         self.started = time.time()
         self.node: Any = None
         self.aliases: Dict[str, str] = {}  # inlet alias -> bound address
+        # what runs through secure channels the node opened for a /secure/ route:
+        # ("inlet", bound address) or ("relay", name) -> the channels' encryptors
+        self.through: Dict[tuple[str, str], frozenset[str]] = {}
+        self.reopen_failed: set[tuple[str, str]] = set()
 
     # -- starting and replaying ------------------------------------------------
 
@@ -282,16 +360,21 @@ class Daemon:
         """Creates the node, records its bound listener, replays everything it ran."""
         from .node import Node
 
-        self.node = Node(self.nd.name, tcp_listener_address=self.config.tcp_listener_address)
+        identity = node_identity(self.nd, self.config)
+        self.node = Node(self.nd.name, tcp_listener_address=self.config.tcp_listener_address, identity=identity)
         if self.node.tcp_listener and self.config.tcp_listener_address != self.node.tcp_listener.address:
             self.config.tcp_listener_address = self.node.tcp_listener.address  # keep the port on restart
             self.nd.save(self.config)
-        log.info("node %s started, tcp listener %s", self.nd.name, self.config.tcp_listener_address)
+        log.info("node %s started, identifier %s, tcp listener %s", self.nd.name, self.node.identifier,
+                 self.config.tcp_listener_address)
         steps: List[tuple[Any, ...]] = (
             [("service", s, lambda s=s: self.node.start_service(s["kind"], s["address"])) for s in self.config.services]
-            + [("outlet", o, lambda o=o: self.node.create_outlet(to=o["to"], address=o["address"])) for o in self.config.outlets]
+            + [("secure channel listener", li, lambda li=li: self.node.create_secure_channel_listener(
+                li["address"], authorized=li.get("authorized"))) for li in self.config.listeners]
+            + [("outlet", o, lambda o=o: self.node.create_outlet(to=o["to"], address=o["address"], allow=o.get("allow")))
+               for o in self.config.outlets]
             + [("inlet", i, lambda i=i: self._open_inlet(i)) for i in self.config.inlets]
-            + [("relay", r, lambda r=r: self.node.create_relay(r["name"], at=r["at"], wait=False)) for r in self.config.relays]
+            + [("relay", r, lambda r=r: self._open_relay(r["name"], r["at"])) for r in self.config.relays]
         )
         for kind, record, step in steps:
             try:
@@ -302,9 +385,70 @@ class Daemon:
                 log.error("could not restore %s %s: %s", kind, json.dumps(record), e)
 
     def _open_inlet(self, record: Dict[str, str]) -> Any:
-        inlet = self.node.create_inlet(record["bind"], to=record["to"])
+        inlet = self._create_inlet(record["bind"], record["to"])
         self.aliases[record["alias"]] = inlet.address
         return inlet
+
+    def _resolve(self, route: str) -> "tuple[str, frozenset[str]]":
+        """``route`` with its ``/secure/`` parts resolved through secure channels, and those
+        channels' encryptors (empty when it has none)."""
+        if "/secure/" not in route:
+            return route, frozenset()
+        resolved = str(self.node._through_secure(route, SECURE_TIMEOUT))
+        open_now = {c.encryptor for c in self.node.secure_channels()}
+        return resolved, frozenset(re.findall(r"/service/([0-9a-f]{32})", resolved)) & open_now
+
+    def _create_inlet(self, bind: str, to: str) -> Any:
+        route, channels = self._resolve(to)
+        inlet = self.node.create_inlet(bind, to=route)
+        if channels:
+            self.through[("inlet", inlet.address)] = channels
+        return inlet
+
+    def _open_relay(self, name: str, at: str) -> Any:
+        route, channels = self._resolve(at)
+        relay = self.node.create_relay(name, at=route, wait=False)
+        if channels:
+            self.through[("relay", name)] = channels
+        return relay
+
+    def watch_channels(self) -> None:
+        """Reopens an inlet or relay whose secure channel closed (its far node restarted, or the
+        channel was deleted) through a new channel, until the node stops."""
+        while not self.stop_event.wait(CHANNEL_CHECK_INTERVAL):
+            with self.lock:
+                if not self.through:
+                    continue
+                open_now = {c.encryptor for c in self.node.secure_channels()}
+                for key, channels in list(self.through.items()):
+                    if channels <= open_now:
+                        continue
+                    try:
+                        self._reopen(*key)
+                        self.reopen_failed.discard(key)
+                        log.info("%s %s reopened through a new secure channel", *key)
+                    except Exception as e:  # the far node may still be down: try again later
+                        if key not in self.reopen_failed:
+                            log.warning("%s %s lost its secure channel; reopening failed, will retry: %s", *key, e)
+                            self.reopen_failed.add(key)
+
+    def _reopen(self, kind: str, key: str) -> None:
+        """The new channel first: while the far node is down the inlet keeps its port."""
+        if kind == "inlet":
+            record = next(i for i in self.config.inlets if self.aliases.get(i["alias"]) == key)
+            route, channels = self._resolve(record["to"])
+            for inlet in self.node.inlets():
+                if inlet.address == key:
+                    inlet.close()
+            self.node.create_inlet(key, to=route)
+        else:
+            record = next(r for r in self.config.relays if r["name"] == key)
+            route, channels = self._resolve(record["at"])
+            for relay in self.node.relays():
+                if relay.name == key:
+                    relay.close()
+            self.node.create_relay(key, at=route, wait=False)
+        self.through[(kind, key)] = channels
 
     # -- requests ----------------------------------------------------------------
 
@@ -326,12 +470,16 @@ class Daemon:
         return {
             "name": self.nd.name,
             "pid": os.getpid(),
+            "identifier": self.node.identifier,
+            "identity": self.config.identity,
             "started": self.started,
             "tcp_listener_address": self.node.tcp_listener.address if self.node.tcp_listener else None,
             "services": self.op_service_list(),
             "tcp_connections": self.op_tcp_connection_list(),
             "relays": self.op_relay_list(),
             "relay_entries": [{"address": e.address, "route": e.route} for e in self.node.relay_service_entries()],
+            "secure_channel_listeners": self.op_secure_channel_listener_list(),
+            "secure_channels": self.op_secure_channel_list(),
             "inlets": self.op_inlet_list(),
             "outlets": self.op_outlet_list(),
             "restore_errors": list(self.restore_errors),
@@ -380,11 +528,14 @@ class Daemon:
 
     def op_relay_create(self, name: str, at: str, at_display: str, wait: float = 10.0) -> Dict[str, Any]:
         with self.lock:
-            relay = self.node.create_relay(name, at=at, wait=False)
+            relay = self._open_relay(name, at)
         if not relay.wait_up(wait):  # not under the lock: lists go on meanwhile
-            detail = relay.detail
+            detail, refused = relay.detail, relay.refused
             with self.lock:
                 relay.close()
+                self.through.pop(("relay", name), None)
+            if refused:
+                raise PermissionError(f"relay '{name}' at {at_display}: {detail}")
             raise TimeoutError(f"relay '{name}' at {at_display} not up within {wait:g} s" + (f": {detail}" if detail else ""))
         with self.lock:
             self.config.relays.append({"name": name, "at": at, "at_display": at_display})
@@ -403,21 +554,22 @@ class Daemon:
                 raise LookupError(f"node '{self.nd.name}' has no relay named '{name}'")
             if relay is not None:
                 relay.close()
+            self.through.pop(("relay", name), None)
             self.config.relays = [r for r in self.config.relays if r["name"] != name]
             self.nd.save(self.config)
         return {"name": name}
 
-    def op_outlet_create(self, address: str, to: str) -> Dict[str, Any]:
+    def op_outlet_create(self, address: str, to: str, allow: Optional[List[str]] = None) -> Dict[str, Any]:
         with self.lock:
-            outlet = self.node.create_outlet(to=to, address=address)
-            self.config.outlets.append({"address": address, "to": to})
+            outlet = self.node.create_outlet(to=to, address=address, allow=allow)
+            self.config.outlets.append({"address": address, "to": to, "allow": allow})
             self.nd.save(self.config)
-        log.info("outlet /service/%s to %s", address, to)
-        return {"address": f"/service/{outlet.address}", "to": outlet.target, **_stats_json(outlet)}
+        log.info("outlet /service/%s to %s%s", address, to, f", allowing {', '.join(allow)}" if allow else "")
+        return _outlet_json(outlet)
 
     def op_outlet_list(self) -> List[Dict[str, Any]]:
         with self.lock:
-            return [{"address": f"/service/{o.address}", "to": o.target, **_stats_json(o)} for o in self.node.outlets()]
+            return [_outlet_json(o) for o in self.node.outlets()]
 
     def op_outlet_delete(self, address: str) -> Dict[str, str]:
         with self.lock:
@@ -443,7 +595,7 @@ class Daemon:
         with self.lock:
             if alias and any(i["alias"] == alias for i in self.config.inlets):
                 raise ValueError(f"node '{self.nd.name}' already has an inlet named '{alias}'")
-            inlet = self.node.create_inlet(bind, to=to)
+            inlet = self._create_inlet(bind, to)
             alias = alias or f"inlet-{inlet.port}"
             if any(i["alias"] == alias for i in self.config.inlets):
                 alias = f"{alias}-{secrets.token_hex(2)}"
@@ -468,9 +620,53 @@ class Daemon:
             for inlet in self.node.inlets():
                 if inlet.address == bound:
                     inlet.close()
+            self.through.pop(("inlet", bound), None)
             self.config.inlets.remove(record)
             self.nd.save(self.config)
         return {"alias": record["alias"], "bind_address": bound}
+
+    # -- secure channels --------------------------------------------------------
+
+    def op_secure_channel_create(self, to: str, to_display: str, authorized: Optional[List[str]] = None,
+                                 wait: float = 5.0) -> Dict[str, Any]:
+        route = self.node._through_secure(to, wait)  # a channel may run through another
+        channel = self.node.create_secure_channel(route, authorized=authorized, timeout=wait)
+        log.info("secure channel %s to %s (%s)", channel.address, to_display, channel.their_identifier)
+        return {**_channel_json(channel), "to": to_display}
+
+    def op_secure_channel_list(self) -> List[Dict[str, Any]]:
+        return [_channel_json(c) for c in self.node.secure_channels()]
+
+    def _channel(self, address: str) -> Any:
+        hexa = address[len("/service/"):] if address.startswith("/service/") else address
+        for channel in self.node.secure_channels():
+            if hexa in (channel.encryptor, channel.decryptor):
+                return channel
+        raise LookupError(f"node '{self.nd.name}' has no secure channel at /service/{hexa}")
+
+    def op_secure_channel_show(self, address: str) -> Dict[str, Any]:
+        return _channel_json(self._channel(address))
+
+    def op_secure_channel_delete(self, address: str) -> Dict[str, Any]:
+        channel = self._channel(address)
+        channel.close()
+        log.info("secure channel %s closed", channel.address)
+        return _channel_json(channel)
+
+    def op_secure_channel_listener_create(self, address: str, authorized: Optional[List[str]] = None) -> Dict[str, Any]:
+        with self.lock:
+            self.node.create_secure_channel_listener(address, authorized=authorized)
+            self.config.listeners = [li for li in self.config.listeners if li["address"] != address]
+            self.config.listeners.append({"address": address, "authorized": authorized})
+            self.nd.save(self.config)
+        log.info("secure channel listener /service/%s%s", address,
+                 f", authorizing {', '.join(authorized)}" if authorized else "")
+        return {"address": f"/service/{address}", "authorized": authorized}
+
+    def op_secure_channel_listener_list(self) -> List[Dict[str, Any]]:
+        records = {li["address"]: li.get("authorized") for li in self.config.listeners}
+        return [{"address": f"/service/{li.address}", "authorized": records.get(li.address)}
+                for li in self.node.secure_channel_listeners()]
 
     # -- shutting down -------------------------------------------------------------
 
@@ -582,6 +778,7 @@ def run(nd: NodeDir, foreground: bool = False, verbose: bool = False) -> int:
     try:
         server = _start(nd, daemon)
         threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
+        threading.Thread(target=daemon.watch_channels, name="channels", daemon=True).start()
         log.info("control socket %s ready (pid %d)", nd.socket, os.getpid())
         while not stop.wait(0.5):
             pass

@@ -207,6 +207,9 @@ def test_help_on_every_command(capsys: pytest.CaptureFixture[str]) -> None:
             "relay": ["", "create", "list", "delete"],
             "tcp-outlet": ["", "create", "list", "delete"],
             "tcp-inlet": ["", "create", "list", "delete"],
+            "identity": ["", "create", "show", "list"],
+            "secure-channel": ["", "create", "list", "show", "delete"],
+            "secure-channel-listener": ["", "create", "list"],
         }.items()
         for sub in subs
     ]
