@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "secure/verify_cache.h"
 
 size_t ock_public_key_len(int type) {
   return type == OCK_KEY_ED25519 ? OCK_ED25519_PUBLIC_LEN : type == OCK_KEY_P256 ? OCK_P256_PUBLIC_LEN : 0;
@@ -131,10 +132,9 @@ static int verify_with(EVP_PKEY *pkey, const char *md, const uint8_t *sig, size_
   return ok ? 0 : OCK_EBADSIG;
 }
 
-int ock_signature_verify(int type, const uint8_t *pub, size_t pub_len, const uint8_t *data, size_t n,
-                         const uint8_t sig[OCK_SIGNATURE_LEN]) {
-  if (type != OCK_KEY_ED25519 && type != OCK_KEY_P256) return OCK_EINVAL;
-  if (pub_len != ock_public_key_len(type)) return OCK_EBADSIG;
+/* libcrypto's verification, every time. */
+static int verify_now(int type, const uint8_t *pub, size_t pub_len, const uint8_t *data, size_t n,
+                      const uint8_t sig[OCK_SIGNATURE_LEN]) {
   EVP_PKEY *pkey = type == OCK_KEY_ED25519 ? EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pub, pub_len)
                                            : p256_public(pub, pub_len);
   int rc = OCK_EBADSIG;
@@ -148,5 +148,17 @@ int ock_signature_verify(int type, const uint8_t *pub, size_t pub_len, const uin
   }
   EVP_PKEY_free(pkey);
   if (rc) ERR_clear_error(); /* a refused peer leaves nothing in this thread's error queue */
+  return rc;
+}
+
+int ock_signature_verify(int type, const uint8_t *pub, size_t pub_len, const uint8_t *data, size_t n,
+                         const uint8_t sig[OCK_SIGNATURE_LEN]) {
+  if (type != OCK_KEY_ED25519 && type != OCK_KEY_P256) return OCK_EINVAL;
+  if (pub_len != ock_public_key_len(type)) return OCK_EBADSIG;
+  uint8_t key[OCK_VERIFY_KEY_LEN];
+  int keyed = ock_verify_cache_key(type, pub, pub_len, data, n, sig, OCK_SIGNATURE_LEN, key) == 0;
+  if (keyed && ock_verify_cache_has(key)) return 0;
+  int rc = verify_now(type, pub, pub_len, data, n, sig);
+  if (!rc && keyed) ock_verify_cache_put(key);
   return rc;
 }

@@ -133,6 +133,7 @@ uint64_t t_rand(uint64_t *s);
   X(buf_large_blocks_are_returned)        \
   X(buf_grow_and_shrink_across_threshold_keeps_bytes) \
   X(crypto_sha256)                       \
+  X(crypto_verify_cache)                  \
   X(crypto_hkdf)                         \
   X(crypto_aead)                         \
   X(crypto_rekey)                        \

@@ -222,3 +222,30 @@ void test_crypto_p256(void) {
   ock_signing_key_free(&k);
   CHECK_EQ(ock_signing_key_import(&k, OCK_KEY_P256, secret), OCK_EINVAL);
 }
+
+/* A verification remembered after it succeeded answers the same for the same
+ * bytes, and nothing else: a changed signature, data or key is verified
+ * again (and refused), however often the good one passed before. */
+void test_crypto_verify_cache(void) {
+  ock_signing_key k, other;
+  CHECK_EQ(ock_signing_key_generate(&k, OCK_KEY_ED25519), 0);
+  CHECK_EQ(ock_signing_key_generate(&other, OCK_KEY_ED25519), 0);
+  uint8_t pub[OCK_PUBLIC_KEY_MAX], pub2[OCK_PUBLIC_KEY_MAX], sig[OCK_SIGNATURE_LEN], data[64];
+  size_t pl = 0, pl2 = 0;
+  memset(data, 7, sizeof data);
+  CHECK_EQ(ock_signing_key_public(&k, pub, &pl), 0);
+  CHECK_EQ(ock_signing_key_public(&other, pub2, &pl2), 0);
+  CHECK_EQ(ock_signing_key_sign(&k, data, sizeof data, sig), 0);
+  for (int i = 0; i < 3; i++) CHECK_EQ(ock_signature_verify(OCK_KEY_ED25519, pub, pl, data, sizeof data, sig), 0);
+  sig[10] ^= 1;
+  CHECK_EQ(ock_signature_verify(OCK_KEY_ED25519, pub, pl, data, sizeof data, sig), OCK_EBADSIG);
+  sig[10] ^= 1;
+  data[0] ^= 1;
+  CHECK_EQ(ock_signature_verify(OCK_KEY_ED25519, pub, pl, data, sizeof data, sig), OCK_EBADSIG);
+  data[0] ^= 1;
+  CHECK_EQ(ock_signature_verify(OCK_KEY_ED25519, pub2, pl2, data, sizeof data, sig), OCK_EBADSIG);
+  CHECK_EQ(ock_signature_verify(OCK_KEY_ED25519, pub, pl, data, sizeof data - 1, sig), OCK_EBADSIG);
+  CHECK_EQ(ock_signature_verify(OCK_KEY_ED25519, pub, pl, data, sizeof data, sig), 0);
+  ock_signing_key_free(&k);
+  ock_signing_key_free(&other);
+}
