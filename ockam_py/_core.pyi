@@ -18,7 +18,7 @@ _RouteLike = Union[str, Sequence[str]]
 #   ("log", level, text)
 #   ("message", node_id, worker_address, payload, onward_route, return_route)
 #   ("call", token, code, text, payload)
-#   ("status", node_id, code, name, detail)
+#   ("status", node_id, code, name, detail, serial)
 _Event = Tuple[Any, ...]
 
 import builtins
@@ -88,7 +88,9 @@ def udp_list(id: int, /) -> str:
     """Lines ``worker address sent received datagrams_out datagrams_in
     dropped_incomplete dropped_too_large dropped_malformed dropped_send``."""
 
-def relay_create(id: int, name: str, at: _RouteLike, ping_interval: float = ..., backoff_max: float = ..., /) -> None: ...
+def relay_create(
+    id: int, name: str, at: _RouteLike, ping_interval: float = ..., backoff_max: float = ..., serial: int = ..., /
+) -> None: ...
 def relay_close(id: int, name: str, /) -> None: ...
 def relay_list(id: int, /) -> str:
     """Lines ``name status remote attempts local_address`` (``-`` for a field not known yet)."""

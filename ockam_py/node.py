@@ -447,7 +447,7 @@ class Node:
             relay.on_status(on_status)
         _runtime.register_status_handler(self.id, name, relay._on_event)
         try:
-            _core.relay_create(self.id, name, route, ping_interval, max_backoff)
+            _core.relay_create(self.id, name, route, ping_interval, max_backoff, relay._serial)
         except BaseException:
             _runtime.unregister_status_handler(self.id, name)
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ class RelayEntry:
         return self.address[len("forward_to_"):]
 
 
+_serials = itertools.count(1)  # names each Relay to the core: status events carry it
+
+
 class Relay:
     """A relay this node keeps registered at a relay node.
 
@@ -46,6 +50,7 @@ class Relay:
         self.at = at
         self.remote_address = f"forward_to_{name}"
         self._status = "connecting"
+        self._serial = next(_serials)
         self.detail = ""
         self._cond = threading.Condition()
         self._callbacks: List[StatusCallback] = []
@@ -89,7 +94,9 @@ class Relay:
         return info[4] if info else ""
 
     def _on_event(self, event: Tuple[Any, ...]) -> None:
-        _, _node_id, code, _name, detail = event
+        _, _node_id, code, _name, detail, serial = event
+        if serial != self._serial:  # an earlier relay of this name, closed: its late events are not ours
+            return
         status = STATUSES[code]
         with self._cond:
             if self._status == "closed":  # close() already told everyone

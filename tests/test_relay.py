@@ -664,3 +664,24 @@ def test_on_status_reports_closed_on_close(make_node):
         release.set()
     assert relay.status == "closed"
     assert log.wait("closed", 2.0), f"on_status saw {log.seen} after close()"
+
+
+def test_a_relay_made_again_under_its_name_never_hears_the_closed_ones_events(make_node):
+    """close() then create_relay() with the same name while the dispatcher is busy: the old
+    relay's late "closed" event must not close the new one (it comes up, and stays up)."""
+    n2 = make_node("n2")
+    n3 = make_node("n3", listen=False)
+    name = unique("again")
+    gate = threading.Event()
+    n3.start_worker("busy", lambda m: gate.wait(5))  # holds the dispatcher thread
+    for _ in range(3):
+        first = n3.create_relay(name, at=n2.tcp_listener.address)
+        n3.send("/service/busy", b"hold")
+        first.close()  # its "closed" event waits behind the busy handler
+        second = n3.create_relay(name, at=n2.tcp_listener.address, wait=False)
+        gate.set()  # the dispatcher goes on: old "closed", then the new relay's events
+        assert second.wait_up(10), f"the new relay is {second.status} ({second.detail})"
+        time.sleep(0.2)
+        assert second.status == "up"
+        second.close()
+        gate.clear()

@@ -357,7 +357,9 @@ static PyObject *py_relay_create(PyObject *self, PyObject *args) {
   ock_relay_opts o;
   ock_relay_opts_default(&o);
   double ping = o.ping_interval_ms / 1000.0, backoff_max = o.backoff_max_ms / 1000.0;
-  if (!PyArg_ParseTuple(args, "IsO|dd", &id, &name, &at, &ping, &backoff_max)) return NULL;
+  unsigned long long serial = 0;
+  if (!PyArg_ParseTuple(args, "IsO|ddK", &id, &name, &at, &ping, &backoff_max, &serial)) return NULL;
+  o.serial = serial;
   o.ping_interval_ms = timeout_ms(ping);
   o.backoff_max_ms = timeout_ms(backoff_max);
   if (o.backoff_min_ms > o.backoff_max_ms) o.backoff_min_ms = o.backoff_max_ms;
@@ -601,8 +603,9 @@ static PyObject *event_to_py(ock_event *e) {
     return Py_BuildValue("(sKisy#)", "call", (unsigned long long)e->token, e->level, e->text ? e->text : "",
                          (const char *)e->payload.data, (Py_ssize_t)e->payload.len);
   default:
-    return Py_BuildValue("(sIiss#)", "status", e->node_id, e->level, e->text ? e->text : "",
-                         e->payload.len ? (const char *)e->payload.data : "", (Py_ssize_t)e->payload.len);
+    return Py_BuildValue("(sIiss#K)", "status", e->node_id, e->level, e->text ? e->text : "",
+                         e->payload.len ? (const char *)e->payload.data : "", (Py_ssize_t)e->payload.len,
+                         (unsigned long long)e->token);
   }
 }
 
@@ -703,7 +706,7 @@ static PyMethodDef methods[] = {
     {"close_connection", py_close_connection, METH_VARARGS, "close_connection(id, worker address)"},
     {"udp_bind", py_udp_bind, METH_VARARGS, "udp_bind(id, 'IP:port') -> 'worker bound_address'"},
     {"udp_list", py_udp_list, METH_VARARGS, "udp_list(id) -> text"},
-    {"relay_create", py_relay_create, METH_VARARGS, "relay_create(id, name, at, ping_interval, backoff_max)"},
+    {"relay_create", py_relay_create, METH_VARARGS, "relay_create(id, name, at, ping_interval, backoff_max[, serial])"},
     {"relay_close", py_relay_close, METH_VARARGS, "relay_close(id, name)"},
     {"relay_list", py_relay_list, METH_VARARGS, "relay_list(id) -> text"},
     {"relay_service_list", py_relay_service_list, METH_VARARGS, "relay_service_list(id) -> text"},

@@ -58,7 +58,7 @@ static client *client_of(ock_list *pos) { return OCK_LIST_ENTRY(pos, client, lin
 static void connect_now(client *c);
 
 void ock_relay_opts_default(ock_relay_opts *o) {
-  *o = (ock_relay_opts){1000, 3, 5000, 5000, 100, 1500};
+  *o = (ock_relay_opts){1000, 3, 5000, 5000, 100, 1500, 0};
 }
 
 static const char *status_name(int s) {
@@ -76,6 +76,7 @@ static void set_status(client *c, int status, const char *detail) {
   if (!e) return;
   e->node_id = c->node->id;
   e->level = status;
+  e->token = c->o.serial;
   ock_buf_append(&e->payload, detail, strlen(detail));
   ock_events_push(e);
 }

@@ -16,9 +16,11 @@ typedef struct {
   int register_timeout_ms; /* from connected to the registration's reply */
   int backoff_min_ms;      /* first retry delay; doubles per failure... */
   int backoff_max_ms;      /* ...up to this, with +-25% jitter */
+  uint64_t serial;         /* the caller's name for this relay: its status events carry it (token),
+                            * so that a relay made again under the same name never hears the old one's */
 } ock_relay_opts;
 
-/* The defaults: pings every 1 s, 3 misses, 5 s to connect and to register, retries 0.1 s to 1.5 s. */
+/* The defaults: pings every 1 s, 3 misses, 5 s to connect and to register, retries 0.1 s to 1.5 s, serial 0. */
 void ock_relay_opts_default(ock_relay_opts *o);
 /* Creates relay `name` registered at `at`, a route whose TCP hop (if any) is
  * the relay node: the client opens its own connection there. Status changes
