@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
 import inspect
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
@@ -190,6 +192,7 @@ class Node:
         _runtime.ensure_dispatcher()
         _runtime.sync_log_level()
         self.name = name
+        _replace_in_interactive_session(name)
         if identity is None:
             self.id, bound = _core.node_create(name, tcp_listener_address)
         else:
@@ -204,6 +207,10 @@ class Node:
         self._secure_lock = threading.Lock()
         with Node._registry_lock:
             Node._by_name[name] = self
+        # Not closed and no longer referenced: the core would keep its name, listener and
+        # connections for the life of the process. The finalizer holds no reference to self.
+        self._finalizer = weakref.finalize(self, _close_lost_node, self.id, name)
+        self._finalizer.atexit = False  # at exit the runtime closes every node itself
         if udp_listener_address is not None:
             try:
                 self.bind_udp(udp_listener_address)
@@ -225,6 +232,7 @@ class Node:
         with cls._registry_lock:
             for node in list(cls._by_name.values()):
                 node.closed = True
+                node._finalizer.detach()  # its core node belongs to the parent (fork) or is gone (exit)
             cls._by_name.clear()
 
     def close(self) -> None:
@@ -232,6 +240,7 @@ class Node:
         if self.closed:
             return
         self.closed = True
+        self._finalizer.detach()
         with Node._registry_lock:
             if Node._by_name.get(self.name) is self:
                 del Node._by_name[self.name]
@@ -619,6 +628,29 @@ class Node:
 
     def _repr_html_(self) -> str:
         return _display.to_html(self)
+
+
+def _close_lost_node(node_id: int, name: str) -> None:
+    """weakref finalizer of a Node nobody closed: closes it in the core, frees its name."""
+    warnings.warn(f"node {name!r} was garbage-collected without close(): closing it", ResourceWarning, stacklevel=2)
+    try:
+        _core.node_close(node_id)
+    except Exception:  # already gone (the runtime shut down)
+        pass
+    _runtime.unregister_node(node_id)
+
+
+def _replace_in_interactive_session(name: str) -> None:
+    """In IPython/Jupyter, re-running ``n1 = Node("n1")`` replaces the open node of that name
+    (closed, with a warning) instead of failing: the old one is usually the previous run's.
+    Scripts keep the error for a name in use."""
+    if not hasattr(builtins, "get_ipython"):
+        return
+    with Node._registry_lock:
+        old = Node._by_name.get(name)
+    if old is not None and not old.closed:
+        warnings.warn(f"node {name!r} already open in this session: closing it for the new one", stacklevel=3)
+        old.close()
 
 
 def _identifiers(ids: Optional[Sequence[str]], what: str = "authorized") -> Optional[List[str]]:

@@ -151,10 +151,25 @@ class Relay:
                 if on_change in self._callbacks:
                     self._callbacks.remove(on_change)
 
-    def on_status(self, callback: StatusCallback) -> None:
-        """Calls ``callback(relay, status)`` on every status change (on the dispatcher thread)."""
+    def on_status(self, callback: StatusCallback) -> Callable[[], None]:
+        """Calls ``callback(relay, status)`` on every status change (on the dispatcher thread).
+
+        Returns a function that unsubscribes it (calling it twice is fine)."""
         with self._cond:
             self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._cond:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def __enter__(self) -> "Relay":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stops the relay and closes its connection. Closing twice is fine."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 import uuid
 from typing import List
 
@@ -162,3 +163,74 @@ def test_node_errors_share_the_base(node: Node) -> None:
     with pytest.raises(ockam_py.NodeClosedError) as info:
         other.message_send("x", to="/service/echo")
     assert isinstance(info.value, ockam_py.Error) and isinstance(info.value, RuntimeError)
+
+
+# --------------------------------------------------------------------------------------------
+# Nodes nobody closed
+# --------------------------------------------------------------------------------------------
+
+import builtins  # noqa: E402
+import gc  # noqa: E402
+import socket  # noqa: E402
+
+
+def test_a_garbage_collected_node_is_closed_and_its_name_freed() -> None:
+    name = unique("lost")
+    node = Node(name, tcp_listener_address="127.0.0.1:0")
+    port = node.tcp_listener.port
+    with pytest.warns(ResourceWarning, match=f"node '{name}' was garbage-collected without close"):
+        del node
+        gc.collect()
+    with pytest.raises(KeyError):
+        Node.get(name)
+    with pytest.raises(ConnectionRefusedError):  # its listener is gone
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    with Node(name) as again:  # the name is free
+        assert again.message_send("x", to="/service/uppercase") == "X"
+
+
+def test_a_closed_node_leaves_no_finalizer_behind() -> None:
+    import warnings
+
+    name = unique("closed")
+    node = Node(name)
+    node.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del node
+        gc.collect()
+
+
+def test_rerunning_a_notebook_cell_replaces_the_node_of_that_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under IPython (get_ipython in builtins), Node(name) for a name open in this session closes
+    the old node with a warning; in a script the same is an error (the name is in use)."""
+    name = unique("cell")
+    first = Node(name)
+    try:
+        with pytest.raises(ockam_py.InvalidError, match="already exists"):
+            Node(name)
+        monkeypatch.setattr(builtins, "get_ipython", lambda: None, raising=False)
+        with pytest.warns(UserWarning, match="already open in this session"):
+            second = Node(name)
+        assert first.closed and not second.closed
+        assert second.message_send("x", to="/service/echo") == "x"
+        second.close()
+    finally:
+        first.close()
+
+
+def test_relay_on_status_can_unsubscribe_and_relay_is_a_context_manager(node: Node) -> None:
+    seen: List[str] = []
+    with node.create_relay(unique("r"), at=node.tcp_listener.address) as relay:
+        stop = relay.on_status(lambda _r, status: seen.append(status))
+        stop()
+        stop()  # twice is fine
+        for conn in node.connections():  # the relay goes down and comes back; nobody is told
+            if conn.outgoing:
+                node.close_connection(conn)
+        deadline = time.monotonic() + 10
+        while relay.up_count < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert relay.up_count == 2, f"the relay did not come back (status {relay.status})"
+    assert relay.status == "closed" and seen == []
+    assert node.relays() == []
