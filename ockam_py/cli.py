@@ -294,6 +294,7 @@ def node_summary(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
         "identifier": stored_identifier(nd, config),
         "identity": config.identity,
         "tcp_listener_address": listener,
+        "udp_listener_address": config.udp_listener_address,
         "route": f"/node/{nd.name}",
         "multiaddr": node_multiaddr(ctx.home, nd.name) if listener else None,
         "log": str(nd.log_file),
@@ -364,6 +365,7 @@ def cmd_node_create(ctx: Ctx) -> int:
     if not d.valid_name(name):
         raise CliError(f"bad node name '{name}': use letters, digits, '_', '.', '-' (up to 64)")
     listener = host_port(a.tcp_listener_address, "TCP listener address", listen=True)
+    udp = host_port(a.udp_listener_address, "UDP listener address", listen=True) if a.udp_listener_address else None
     if a.identity is not None:
         identity_path(ctx, a.identity)  # it must exist
     (ctx.home / "nodes").mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -377,7 +379,8 @@ def cmd_node_create(ctx: Ctx) -> int:
             raise CliError(f"node '{name}' already exists", f"see: {PROG} node show {name}") from None
         shutil.rmtree(nd.path, ignore_errors=True)  # left by a create that failed half-way
         nd.path.mkdir(mode=0o700)
-    nd.save(d.NodeConfig(name=name, tcp_listener_address=listener, identity=a.identity, created=time.time()))
+    nd.save(d.NodeConfig(name=name, tcp_listener_address=listener, udp_listener_address=udp, identity=a.identity,
+                         created=time.time()))
     if default_node(ctx.home) is None:
         set_default_node(ctx.home, name)
     if a.foreground:
@@ -442,6 +445,7 @@ def _node_details(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
         "services": [{"kind": k, "address": f"/service/{k}"} for k in d.DEFAULT_SERVICES]
         + [{"kind": s["kind"], "address": f"/service/{s['address']}"} for s in config.services],
         "tcp_connections": [],
+        "udp_binds": [],
         "relays": [{"name": r["name"], "status": "stopped", "at": r["at_display"],
                     "remote_address": f"{r['at_display']}/service/forward_to_{r['name']}",
                     "local_address": f"/node/{nd.name}"} for r in config.relays],
@@ -504,6 +508,10 @@ def cmd_node_show(ctx: Ctx) -> int:
         if info["multiaddr"]:
             lines.append(f"  Route: /node/{nd.name} → {info['multiaddr']}")
             lines.append(f"  TCP listener: {info['tcp_listener_address']}")
+        for b in info.get("udp_binds", []):
+            dropped = sum(v for k, v in b.items() if k.startswith("dropped_"))
+            lines.append(f"  UDP listener: {b['address']} (messages sent {b['sent']}, received {b['received']}, "
+                         f"dropped {dropped})")
         lines.append("  Services: " + ", ".join(f"{s['address']} ({s['kind']})" for s in info["services"]))
         sections = (
             ("TCP connections", [_conn_line(ctx, c) for c in info["tcp_connections"]]),
@@ -1038,6 +1046,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", metavar="NAME", help="node name (default: a random one)")
     p.add_argument("--tcp-listener-address", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="where the node listens for TCP connections (default 127.0.0.1:0: a free port)")
+    p.add_argument("--udp-listener-address", default=None, metavar="IP:PORT",
+                   help="also bind a UDP socket there (port 0: a free port), for routes with /ip4/A/udp/P hops; "
+                        "default: no UDP")
     p.add_argument("--foreground", action="store_true", help="run the node in this process until Ctrl-C")
     p.add_argument("--identity", metavar="IDENTITY_NAME",
                    help="run as this named identity (see: identity create); default: an identity of the node's own, "

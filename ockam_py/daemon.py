@@ -91,6 +91,7 @@ class NodeConfig:
 
     name: str
     tcp_listener_address: Optional[str] = None  # requested, then the bound host:port
+    udp_listener_address: Optional[str] = None  # requested, then the bound IP:port (None: no UDP bind)
     identity: Optional[str] = None  # a named identity; None: the node's own (identity.json)
     services: List[Dict[str, str]] = field(default_factory=list)  # {kind, address}
     listeners: List[Dict[str, Any]] = field(default_factory=list)  # {address, authorized}
@@ -361,9 +362,15 @@ class Daemon:
         from .node import Node
 
         identity = node_identity(self.nd, self.config)
-        self.node = Node(self.nd.name, tcp_listener_address=self.config.tcp_listener_address, identity=identity)
-        if self.node.tcp_listener and self.config.tcp_listener_address != self.node.tcp_listener.address:
-            self.config.tcp_listener_address = self.node.tcp_listener.address  # keep the port on restart
+        self.node = Node(self.nd.name, tcp_listener_address=self.config.tcp_listener_address, identity=identity,
+                         udp_listener_address=self.config.udp_listener_address)
+        udp = self.node.udp_binds()
+        bound_udp = udp[0].address if udp else None
+        if (self.node.tcp_listener and self.config.tcp_listener_address != self.node.tcp_listener.address) or (
+                bound_udp != self.config.udp_listener_address):
+            if self.node.tcp_listener:
+                self.config.tcp_listener_address = self.node.tcp_listener.address  # keep the ports on restart
+            self.config.udp_listener_address = bound_udp
             self.nd.save(self.config)
         log.info("node %s started, identifier %s, tcp listener %s", self.nd.name, self.node.identifier,
                  self.config.tcp_listener_address)
@@ -474,6 +481,7 @@ class Daemon:
             "identity": self.config.identity,
             "started": self.started,
             "tcp_listener_address": self.node.tcp_listener.address if self.node.tcp_listener else None,
+            "udp_binds": [{k: v for k, v in vars(b).items() if k != "node_name"} for b in self.node.udp_binds()],
             "services": self.op_service_list(),
             "tcp_connections": self.op_tcp_connection_list(),
             "relays": self.op_relay_list(),
