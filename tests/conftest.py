@@ -66,6 +66,12 @@ def ockam_binary() -> Optional[str]:
     return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
+def udp_peer() -> Optional[str]:
+    """The Rust UDP peer tests/test_interop_udp.py would use: ``$OCKAM_UDP_PEER`` when executable."""
+    path = os.environ.get("OCKAM_UDP_PEER", "")
+    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
 # condition name -> (holds now?, (title, line) printed loudly when a skip was allowed by it, or None)
 CONDITIONS: Dict[str, Tuple[Callable[[], bool], Optional[Tuple[str, str]]]] = {
     "no-ockam-binary": (
@@ -73,6 +79,12 @@ CONDITIONS: Dict[str, Tuple[Callable[[], bool], Optional[Tuple[str, str]]]] = {
         ("INTEROP WITH A REAL OCKAM NODE NOT CHECKED",
          "no ockam binary: the interop tests were skipped; "
          "run them with OCKAM_BIN=/path/to/ockam OCKAM_INTEROP=1 ./dev test -k interop"),
+    ),
+    "no-udp-peer": (
+        lambda: not udp_peer(),
+        ("UDP INTEROP WITH OCKAM'S TRANSPORT NOT CHECKED",
+         "no UDP peer: tests/test_interop_udp.py was skipped; run it with "
+         "OCKAM_UDP_PEER=$(scripts/build-udp-peer.sh) OCKAM_INTEROP=1 ./dev test -k interop_udp"),
     ),
     "no-dist": (lambda: not os.environ.get("OCKAM_PY_DIST"), None),
 }

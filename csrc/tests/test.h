@@ -100,6 +100,8 @@ uint64_t t_rand(uint64_t *s);
   X(ma_node_lookup)                      \
   X(ma_format_round_trip)                \
   X(ma_udp)                              \
+  X(portal_payload_counter)              \
+  X(portal_eof_counter_round_trip)       \
   X(udp_part_spec_example)               \
   X(udp_part_max_size)                   \
   X(udp_part_rejects_malformed)          \

@@ -21,6 +21,11 @@
  * same loop reads per turn (libuv reads 32), so a big message to a node of this
  * process does not overflow that node's socket buffer. */
 #define SEND_BATCH 32
+/* Datagrams sent per millisecond at most (31 MB/s of payload). Ockam's
+ * receiver keeps the kernel's default socket buffer (about 200 datagrams on
+ * Linux) and reads one datagram per task wakeup: a burst of a few hundred
+ * back to back overflows it and the message is lost. */
+#define SEND_PER_MS 64
 /* Kernel socket buffers asked for (Linux caps them at net.core.[rw]mem_max). */
 #define SOCKET_BUFFER (4 * 1024 * 1024)
 /* Reassembly bounds: partial messages per peer and in all, and their bytes. */
@@ -64,6 +69,8 @@ struct ock_udp_bind {
   int closing;
   int open_handles;
   uint16_t routing_number; /* of the next message: random start, +1 each */
+  uint64_t pace_ms;        /* the loop's millisecond that pace_sent counts */
+  unsigned pace_sent;
   ock_list queue;          /* outgoing.link */
   size_t queued;           /* bytes in queue */
   ock_udp_reasm reasm;
@@ -168,16 +175,27 @@ static int send_datagram(ock_udp_bind *b, outgoing *o) {
   if (rc == UV_EAGAIN || rc == UV_ENOBUFS) return 1;
   if (rc < 0) return rc;
   b->counters.datagrams_out++;
+  b->pace_sent++;
   o->off += take;
   return 0;
 }
 
 /* Sends up to SEND_BATCH datagrams from the head of the queue, then waits for
  * the next loop turn (or for room in the socket buffer). */
+/* 1 when this millisecond's datagrams are all sent. */
+static int over_rate(ock_udp_bind *b) {
+  uint64_t now = uv_now(ock_loop());
+  if (now != b->pace_ms) {
+    b->pace_ms = now;
+    b->pace_sent = 0;
+  }
+  return b->pace_sent >= SEND_PER_MS;
+}
+
 static void pump(ock_udp_bind *b) {
   for (int i = 0; i < SEND_BATCH && !ock_list_empty(&b->queue); i++) {
     outgoing *o = OCK_LIST_ENTRY(ock_list_first(&b->queue), outgoing, link);
-    int rc = send_datagram(b, o);
+    int rc = over_rate(b) ? 1 : send_datagram(b, o);
     if (rc == 1) {
       uv_idle_stop(&b->pace);
       uv_timer_start(&b->retry, on_retry, RETRY_MS, 0);
