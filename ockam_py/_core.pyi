@@ -3,7 +3,7 @@
 Every function takes a node id (an ``int`` from :func:`node_create`) and runs
 its command on the loop thread, waiting with the GIL released. Calls that take
 an optional ``token`` do not wait when it is given: they return a
-:class:`CallHandle` and their result arrives later as a
+handle (a capsule) and their result arrives later as a
 ``("call", token, code, text, payload)`` event from :func:`next_event`;
 :func:`cancel` stops such a call in the core.
 
@@ -11,7 +11,7 @@ Routes are a ``str`` (a multiaddr such as ``/worker/<hex>/service/echo`` or
 route text such as ``0#a => 1#b``) or a sequence of such strings.
 """
 
-from typing import Any, Optional, Sequence, Tuple, Union, overload
+from typing import Any, NewType, Optional, Sequence, Tuple, Union, overload
 
 _RouteLike = Union[str, Sequence[str]]
 
@@ -24,8 +24,8 @@ _Event = Tuple[Any, ...]
 
 import builtins
 
-class CallHandle:
-    """Opaque: a call started with a token, for :func:`cancel` (a capsule)."""
+# Opaque: a call started with a token, for cancel() (a capsule at runtime).
+_CallHandle = NewType("_CallHandle", object)
 
 class Error(Exception):
     """Base of every error ockam_py raises."""
@@ -67,7 +67,7 @@ def connect(id: int, hostport: str, timeout: float = 10.0, /) -> str:
     """Opens a TCP connection to ``host:port``; returns its worker address (32 hex)."""
 
 @overload
-def connect(id: int, hostport: str, timeout: float, token: int, /) -> CallHandle:
+def connect(id: int, hostport: str, timeout: float, token: int, /) -> _CallHandle:
     """With a token: returns at once; the worker address comes in the "call" event."""
 
 @overload
@@ -75,7 +75,7 @@ def request(id: int, route: _RouteLike, payload: bytes, timeout: float, /) -> by
     """Sends payload along route and returns the raw reply payload."""
 
 @overload
-def request(id: int, route: _RouteLike, payload: bytes, timeout: float, token: int, /) -> CallHandle:
+def request(id: int, route: _RouteLike, payload: bytes, timeout: float, token: int, /) -> _CallHandle:
     """With a token: returns at once; the reply comes in the "call" event."""
 
 def send(id: int, onward: _RouteLike, return_route: _RouteLike, payload: bytes, /) -> None: ...
@@ -127,7 +127,7 @@ def sc_create(id: int, route: _RouteLike, authorized: Optional[Sequence[str]], t
 @overload
 def sc_create(
     id: int, route: _RouteLike, authorized: Optional[Sequence[str]], timeout: float, token: int, /
-) -> CallHandle:
+) -> _CallHandle:
     """With a token: returns at once; the result comes in the "call" event."""
 
 def sc_listener_create(id: int, address: str, authorized: Optional[Sequence[str]], /) -> None: ...
@@ -143,7 +143,7 @@ def limits(id: int, /) -> str: ...
 def node_stats(id: int, /) -> str:
     """Lines ``name value``: pending_requests, tcp_open, tcp_connecting, tcp_closing."""
 
-def cancel(handle: CallHandle, /) -> None:
+def cancel(handle: _CallHandle, /) -> None:
     """Cancels the call in the core if it still runs (its event then carries the error)."""
 
 def parse_route(route: _RouteLike, /) -> list[str]: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
 
-from . import _core, _display
+from . import _core, _display, _runtime
 
 if TYPE_CHECKING:
     from .node import Node
@@ -24,10 +24,11 @@ class PortalStats:
 class _Portal:
     kind = ""
 
-    def __init__(self, node: "Node", address: str, where: str) -> None:
+    def __init__(self, node: "Node", address: str, where: str, written: Optional[str] = None) -> None:
         self.node = node
         self.address = address
         self._where = where
+        self._written = written or where  # the route or target as the user gave it
         self.closed = False
 
     def _line(self) -> Optional[List[str]]:
@@ -58,11 +59,21 @@ class _Portal:
             except LookupError:
                 pass
 
+    async def aclose(self) -> None:
+        """:meth:`close` for asyncio."""
+        await _runtime.in_thread(self.close)
+
     def __enter__(self) -> "_Portal":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> "_Portal":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def _repr_html_(self) -> str:
         return _display.to_html(self)
@@ -84,7 +95,7 @@ class Inlet(_Portal):
     def __repr__(self) -> str:
         s = self.stats() if not self.closed else None
         state = "closed" if s is None else f"{s.open} open"
-        return f"<Inlet {self.address} of {self.node.name!r} to {self._where} ({state})>"
+        return f"<Inlet {self.address} of {self.node.name!r} to {self._written} ({state})>"
 
 
 class Outlet(_Portal):
@@ -106,4 +117,4 @@ class Outlet(_Portal):
         s = self.stats() if not self.closed else None
         state = "closed" if s is None else f"{s.open} open"
         only = f", allows {len(self.allow)} identit{'y' if len(self.allow) == 1 else 'ies'}" if self.allow else ""
-        return f"<Outlet /service/{self.address} of {self.node.name!r} to {self._where} ({state}{only})>"
+        return f"<Outlet /service/{self.address} of {self.node.name!r} to {self._written} ({state}{only})>"

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
-from . import _core
+from . import _core, _runtime
 
 if TYPE_CHECKING:
     from .node import Node
@@ -67,6 +67,7 @@ class Identity:
 class SecureChannel:
     """A secure channel of a node. Route through it with ``address``
     (``/service/<32 hex>``, its encryptor): ``f"{channel.address}/service/echo"``.
+    A context manager (``with`` and ``async with``): leaving it closes the channel.
     """
 
     node: "Node" = field(repr=False)
@@ -75,10 +76,26 @@ class SecureChannel:
     initiator: bool = True
     decryptor: str = ""
     listener: Optional[str] = None
+    to: Optional[str] = None  # the route it was opened to, as written (initiator)
 
     @property
     def address(self) -> str:
         return f"/service/{self.encryptor}"
+
+    @property
+    def closed(self) -> bool:
+        """True once the channel is no longer open on its node."""
+        return self.node.closed or all(c.encryptor != self.encryptor for c in self.node.secure_channels())
+
+    async def aclose(self) -> None:
+        """:meth:`close` for asyncio."""
+        await _runtime.in_thread(self.close)
+
+    async def __aenter__(self) -> "SecureChannel":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def close(self) -> None:
         """Closes the channel and tells the peer (Close); closing twice is fine."""
@@ -99,8 +116,8 @@ class SecureChannel:
         return self.address
 
     def __repr__(self) -> str:
-        role = "to" if self.initiator else "from"
-        return f"<SecureChannel {self.address} of {self.node.name!r} {role} {self.their_identifier}>"
+        way = f"to {self.to} ({self.their_identifier})" if self.to else ("to " if self.initiator else "from ") + self.their_identifier
+        return f"<SecureChannel {self.address} of {self.node.name!r} {way}>"
 
 
 @dataclass(frozen=True)
