@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 from . import _core, _display, _runtime
+from ._closing import Closing
 from ._checks import payload_bytes, route_text, seconds
 from ._core import NodeClosedError, RouteError
 from .portal import Inlet, Outlet
@@ -165,7 +166,7 @@ class Message:
 
 
 @dataclass
-class Worker:
+class Worker(Closing):
     """A Python worker of a node; ``handler(message)`` runs on the dispatcher thread.
 
     A context manager (``with`` and ``async with``): leaving it stops the worker."""
@@ -183,32 +184,24 @@ class Worker:
         if not self.node.closed:
             _core.stop_worker(self.node.id, self.address)
 
+    def close(self) -> None:
+        """The same as :meth:`stop` (what leaving a ``with`` block calls)."""
+        self.stop()
+
     async def astop(self) -> None:
         """:meth:`stop` for asyncio."""
-        await _runtime.in_thread(self.stop)
+        await self.aclose()
 
     @property
     def stopped(self) -> bool:
         return self.node.closed or self.node._workers.get(self.address) is not self
-
-    def __enter__(self) -> "Worker":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> "Worker":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.astop()
 
     def __repr__(self) -> str:
         state = " stopped" if self.stopped else ""
         return f"<Worker {_worker_route(self.address)} of {self.node.name!r}{state}>"
 
 
-class Node:
+class Node(Closing):
     """An Ockam node, run by the C core on the loop thread.
 
     ``Node("n1", tcp_listener_address="127.0.0.1:0")`` starts a node with a TCP
@@ -297,18 +290,6 @@ class Node:
         """:meth:`close` for asyncio (the event loop runs while the sockets close).
         Cancelling it does not stop the close half-way: the node still closes."""
         await asyncio.shield(_runtime.in_thread(self.close))
-
-    def __enter__(self) -> "Node":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Node":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def stats(self) -> NodeStats:
         """What the node's core holds now: pending requests, TCP connections by state."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
 
-from . import _core, _display, _runtime
+from . import _core, _display
+from ._closing import Closing
 
 if TYPE_CHECKING:
     from .node import Node
@@ -21,7 +22,7 @@ class PortalStats:
     bytes_in: int  # received from the other side and written to this side's sockets
 
 
-class _Portal:
+class _Portal(Closing):
     kind = ""
 
     def __init__(self, node: "Node", address: str, where: str, written: Optional[str] = None) -> None:
@@ -59,21 +60,6 @@ class _Portal:
             except LookupError:
                 pass
 
-    async def aclose(self) -> None:
-        """:meth:`close` for asyncio."""
-        await _runtime.in_thread(self.close)
-
-    def __enter__(self) -> "_Portal":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "_Portal":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def _repr_html_(self) -> str:
         return _display.to_html(self)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from . import _core, _display, _runtime
 from ._checks import optional_seconds, route_text
+from ._closing import Closing
 
 if TYPE_CHECKING:
     from .node import Node
@@ -35,7 +36,7 @@ class RelayEntry:
 _serials = itertools.count(1)  # names each Relay to the core: status events carry it
 
 
-class Relay:
+class Relay(Closing):
     """A relay this node keeps registered at a relay node.
 
     Made by :meth:`Node.create_relay`. The node owns the connection to the relay
@@ -175,22 +176,6 @@ class Relay:
                     self._callbacks.remove(callback)
 
         return unsubscribe
-
-    def __enter__(self) -> "Relay":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Relay":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """:meth:`close` for asyncio."""
-        await _runtime.in_thread(self.close)
 
     def close(self) -> None:
         """Stops the relay and closes its connection. Closing twice is fine."""

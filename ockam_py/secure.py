@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
-from . import _core, _runtime
+from . import _core
+from ._closing import Closing
 
 if TYPE_CHECKING:
     from .node import Node
@@ -64,7 +65,7 @@ class Identity:
 
 
 @dataclass
-class SecureChannel:
+class SecureChannel(Closing):
     """A secure channel of a node. Route through it with ``address``
     (``/service/<32 hex>``, its encryptor): ``f"{channel.address}/service/echo"``.
     A context manager (``with`` and ``async with``): leaving it closes the channel.
@@ -87,15 +88,7 @@ class SecureChannel:
         """True once the channel is no longer open on its node."""
         return self.node.closed or all(c.encryptor != self.encryptor for c in self.node.secure_channels())
 
-    async def aclose(self) -> None:
-        """:meth:`close` for asyncio."""
-        await _runtime.in_thread(self.close)
 
-    async def __aenter__(self) -> "SecureChannel":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     def close(self) -> None:
         """Closes the channel and tells the peer (Close); closing twice is fine."""
@@ -105,12 +98,6 @@ class SecureChannel:
             _core.sc_close(self.node.id, "channel", self.encryptor)
         except LookupError:
             pass
-
-    def __enter__(self) -> "SecureChannel":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __str__(self) -> str:
         return self.address

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from typing import Optional, TypeVar
+from typing import Optional
 
 from . import _runtime
+from ._closing import Closing
 from .node import Node
 from .portal import Inlet, Outlet
 from .relay import Relay
@@ -32,7 +33,6 @@ from .relay import Relay
 __all__ = ["Exposed", "Connected", "aconnect", "aexpose", "expose", "connect", "OUTLET_ADDRESS"]
 
 OUTLET_ADDRESS = "outlet"
-_H = TypeVar("_H", bound="_OwnsNode")
 
 
 def _unique(prefix: str) -> str:
@@ -58,7 +58,7 @@ def _route_to(relay: str, name: str, outlet: str) -> str:
     return f"{_relay_route(relay)}/service/forward_to_{name}/service/hop/service/{outlet}"
 
 
-class _OwnsNode:
+class _OwnsNode(Closing):
     """A handle that owns its node: closing it closes the node and all on it."""
 
     node: Node
@@ -71,17 +71,6 @@ class _OwnsNode:
         """:meth:`close` for asyncio."""
         await self.node.aclose()
 
-    def __enter__(self: _H) -> _H:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self: _H) -> _H:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 class Exposed(_OwnsNode):
