@@ -19,11 +19,11 @@ from ._core import (
     StateError,
 )
 from ._core import TimeoutError  # noqa: A004 (a subclass of the builtin; not in __all__, so * never shadows it)
-from .node import Message, Node, TcpConnection, TcpListener, UdpBind, Worker
+from .node import Message, Node, NodeStats, TcpConnection, TcpListener, UdpBind, Worker
 from .portal import Inlet, Outlet, PortalStats
 from .relay import Relay, RelayEntry
 from .secure import Identity, SecureChannel, SecureChannelListener
-from .share import Connected, Exposed, connect, expose
+from .share import Connected, Exposed, aconnect, aexpose, connect, expose
 from .topology import Topology, topology
 from . import _core
 
@@ -57,6 +57,7 @@ __all__ = [
     "Message",
     "Node",
     "NodeClosedError",
+    "NodeStats",
     "NotFoundError",
     "Outlet",
     "PortalStats",
@@ -72,6 +73,8 @@ __all__ = [
     "Topology",
     "UdpBind",
     "Worker",
+    "aconnect",
+    "aexpose",
     "connect",
     "dropped_events",
     "expose",

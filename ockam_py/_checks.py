@@ -1,4 +1,4 @@
-"""Argument checks shared by the public API: timeouts and payloads.
+"""Argument checks shared by the public API: timeouts, payloads and routes.
 
 A timeout that is NaN would make every deadline comparison false (a wait
 that never ends), and ``bytes(5)`` is five zero bytes: both are refused here
@@ -35,3 +35,12 @@ def payload_bytes(payload: object, what: str = "payload") -> bytes:
     if isinstance(payload, (bytes, bytearray, memoryview)):
         return bytes(payload)
     raise TypeError(f"{what} must be str, bytes, bytearray or memoryview, not {type(payload).__name__}")
+
+
+def route_text(route: object) -> str:
+    """A route as the user wrote it: a ``str`` as is, a list of addresses joined with `` => ``."""
+    if isinstance(route, str):
+        return route
+    if isinstance(route, (list, tuple)):
+        return " => ".join(str(a) for a in route)
+    return str(route)

@@ -2,15 +2,16 @@
 
 Every function takes a node id (an ``int`` from :func:`node_create`) and runs
 its command on the loop thread, waiting with the GIL released. Calls that take
-an optional ``token`` do not wait when it is given: they return ``None`` and
-their result arrives later as a ``("call", token, code, text, payload)`` event
-from :func:`next_event`.
+an optional ``token`` do not wait when it is given: they return a
+handle (a capsule) and their result arrives later as a
+``("call", token, code, text, payload)`` event from :func:`next_event`;
+:func:`cancel` stops such a call in the core.
 
 Routes are a ``str`` (a multiaddr such as ``/worker/<hex>/service/echo`` or
 route text such as ``0#a => 1#b``) or a sequence of such strings.
 """
 
-from typing import Any, Optional, Sequence, Tuple, Union, overload
+from typing import Any, NewType, Optional, Sequence, Tuple, Union, overload
 
 _RouteLike = Union[str, Sequence[str]]
 
@@ -22,6 +23,9 @@ _RouteLike = Union[str, Sequence[str]]
 _Event = Tuple[Any, ...]
 
 import builtins
+
+# Opaque: a call started with a token, for cancel() (a capsule at runtime).
+_CallHandle = NewType("_CallHandle", object)
 
 class Error(Exception):
     """Base of every error ockam_py raises."""
@@ -63,7 +67,7 @@ def connect(id: int, hostport: str, timeout: float = 10.0, /) -> str:
     """Opens a TCP connection to ``host:port``; returns its worker address (32 hex)."""
 
 @overload
-def connect(id: int, hostport: str, timeout: float, token: int, /) -> None:
+def connect(id: int, hostport: str, timeout: float, token: int, /) -> _CallHandle:
     """With a token: returns at once; the worker address comes in the "call" event."""
 
 @overload
@@ -71,7 +75,7 @@ def request(id: int, route: _RouteLike, payload: bytes, timeout: float, /) -> by
     """Sends payload along route and returns the raw reply payload."""
 
 @overload
-def request(id: int, route: _RouteLike, payload: bytes, timeout: float, token: int, /) -> None:
+def request(id: int, route: _RouteLike, payload: bytes, timeout: float, token: int, /) -> _CallHandle:
     """With a token: returns at once; the reply comes in the "call" event."""
 
 def send(id: int, onward: _RouteLike, return_route: _RouteLike, payload: bytes, /) -> None: ...
@@ -121,7 +125,9 @@ def sc_create(id: int, route: _RouteLike, authorized: Optional[Sequence[str]], t
     """Opens a secure channel to the listener at the end of route; returns ``"<encryptor> <their identifier>"``."""
 
 @overload
-def sc_create(id: int, route: _RouteLike, authorized: Optional[Sequence[str]], timeout: float, token: int, /) -> None:
+def sc_create(
+    id: int, route: _RouteLike, authorized: Optional[Sequence[str]], timeout: float, token: int, /
+) -> _CallHandle:
     """With a token: returns at once; the result comes in the "call" event."""
 
 def sc_listener_create(id: int, address: str, authorized: Optional[Sequence[str]], /) -> None: ...
@@ -134,6 +140,12 @@ def sc_list(id: int, kind: str = "channels", /) -> str:
 
 def set_limit(id: int, name: str, value: int, /) -> None: ...
 def limits(id: int, /) -> str: ...
+def node_stats(id: int, /) -> str:
+    """Lines ``name value``: pending_requests, tcp_open, tcp_connecting, tcp_closing."""
+
+def cancel(handle: _CallHandle, /) -> None:
+    """Cancels the call in the core if it still runs (its event then carries the error)."""
+
 def parse_route(route: _RouteLike, /) -> list[str]: ...
 def next_event(timeout: float, /) -> Optional[_Event]: ...
 def interrupt_events() -> None: ...

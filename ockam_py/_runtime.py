@@ -53,6 +53,32 @@ def forget_async(token: int) -> None:
         _pending.pop(token, None)
 
 
+async def await_call(start: Callable[[int], Any], convert: Callable[[str, bytes], Any]) -> Any:
+    """Starts a core call with a token (``start(token)`` returns its handle) and awaits its result.
+
+    Cancelling the awaiting task (``task.cancel()``, ``asyncio.wait_for``'s
+    timeout) cancels the call in the core: a request frees its reply worker,
+    a connect closes the connection it was opening, a handshake ends.
+    """
+    token, future = start_async(convert)
+    try:
+        handle = start(token)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            _core.cancel(handle)
+            raise
+    finally:
+        forget_async(token)
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Runs a call that answers within one turn of the core's loop (no network wait)
+    on the event loop's default executor, so the event loop never blocks on it."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, lambda: fn(*args, **kwargs))
+
+
 def _settle(future: "asyncio.Future[Any]", code: int, text: str, payload: bytes, convert: Callable[[str, bytes], Any]) -> None:
     if future.done():  # cancelled while the call ran: nothing to do
         return

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 from . import _core, _display, _runtime
-from ._checks import payload_bytes, seconds
+from ._closing import Closing
+from ._checks import payload_bytes, route_text, seconds
 from ._core import NodeClosedError, RouteError
 from .portal import Inlet, Outlet
 from .relay import Relay, RelayEntry, StatusCallback
@@ -113,6 +114,18 @@ class UdpBind:
         return f"<UdpBind {self.address} of {self.node_name!r}>"
 
 
+@dataclass(frozen=True)
+class NodeStats:
+    """What a node's core holds now (:meth:`Node.stats`): requests waiting for
+    their reply, and TCP connections open, being opened, and closed but not yet
+    released (their sockets close on the next turn of the loop)."""
+
+    pending_requests: int
+    tcp_open: int
+    tcp_connecting: int
+    tcp_closing: int
+
+
 @dataclass
 class Message:
     """A message delivered to a Python worker.
@@ -142,32 +155,53 @@ class Message:
         self.node.send(to, self.payload, return_route=[f"0#{self.address}", *self.return_route])
 
     def __repr__(self) -> str:
+        try:
+            body = repr(self.text if len(self.payload) <= 64 else self.text[:40] + "...")
+        except ValueError:  # not a BARE string: raw bytes
+            body = f"{len(self.payload)} bytes"
         return (
-            f"<Message at {self.address!r} of {self.node.name!r}: {len(self.payload)} bytes, "
-            f"return {' => '.join(self.return_route)}>"
+            f"<Message to {_worker_route(self.address)} of {self.node.name!r}: {body}, "
+            f"from {' => '.join(self.return_route)}>"
         )
 
 
 @dataclass
-class Worker:
-    """A Python worker of a node; ``handler(message)`` runs on the dispatcher thread."""
+class Worker(Closing):
+    """A Python worker of a node; ``handler(message)`` runs on the dispatcher thread.
+
+    A context manager (``with`` and ``async with``): leaving it stops the worker."""
 
     node: "Node"
     address: str
     handler: Callable[[Message], None] = field(repr=False)
 
     def stop(self) -> None:
-        """Stops the worker; messages for it are dropped from now on."""
+        """Stops the worker; messages for it are dropped from now on. Stopping twice is fine."""
+        if self.node._workers.get(self.address) is not self:
+            return
         _runtime.unregister_handler(self.node.id, self.address)
         self.node._workers.pop(self.address, None)
         if not self.node.closed:
             _core.stop_worker(self.node.id, self.address)
 
+    def close(self) -> None:
+        """The same as :meth:`stop` (what leaving a ``with`` block calls)."""
+        self.stop()
+
+    async def astop(self) -> None:
+        """:meth:`stop` for asyncio."""
+        await self.aclose()
+
+    @property
+    def stopped(self) -> bool:
+        return self.node.closed or self.node._workers.get(self.address) is not self
+
     def __repr__(self) -> str:
-        return f"<Worker {_worker_route(self.address)} of {self.node.name!r}>"
+        state = " stopped" if self.stopped else ""
+        return f"<Worker {_worker_route(self.address)} of {self.node.name!r}{state}>"
 
 
-class Node:
+class Node(Closing):
     """An Ockam node, run by the C core on the loop thread.
 
     ``Node("n1", tcp_listener_address="127.0.0.1:0")`` starts a node with a TCP
@@ -252,11 +286,15 @@ class Node:
         self._portals.clear()
         _runtime.unregister_node(self.id)
 
-    def __enter__(self) -> "Node":
-        return self
+    async def aclose(self) -> None:
+        """:meth:`close` for asyncio (the event loop runs while the sockets close).
+        Cancelling it does not stop the close half-way: the node still closes."""
+        await asyncio.shield(_runtime.in_thread(self.close))
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def stats(self) -> NodeStats:
+        """What the node's core holds now: pending requests, TCP connections by state."""
+        values = {k: int(v) for k, v in (line.split(" ") for line in _core.node_stats(self.id).splitlines())}
+        return NodeStats(**values)
 
     def start_service(self, kind: str, address: Optional[str] = None) -> str:
         """Starts ``echo``, ``uppercase`` or ``hop`` at ``address`` (default: its kind)."""
@@ -267,7 +305,9 @@ class Node:
 
     def connect_tcp(self, address: str, timeout: float = 10.0) -> TcpConnection:
         """Opens a TCP connection to ``host:port``; route through it with ``.address``."""
-        worker = _core.connect(self.id, address, seconds(timeout))
+        return self._connection(_core.connect(self.id, address, seconds(timeout)), address)
+
+    def _connection(self, worker: str, address: str) -> TcpConnection:
         for conn in self.connections():
             if conn.worker == worker:
                 return conn
@@ -336,7 +376,11 @@ class Node:
     async def amessage_send(
         self, payload: Payload, to: Route, timeout: float = 5.0, raw: bool = False
     ) -> Union[str, bytes]:
-        """:meth:`message_send` for asyncio: never blocks the event loop; cancellation is clean."""
+        """:meth:`message_send` for asyncio: never blocks the event loop.
+
+        Cancelling it (``task.cancel()``, ``asyncio.wait_for``) cancels the
+        request in the core: its reply worker and timer go at once, and a late
+        reply is dropped (:meth:`stats` counts the requests still pending)."""
         data = payload_bytes(payload)
         timeout = seconds(timeout)
         if not raw:
@@ -345,26 +389,22 @@ class Node:
         def convert(_text: str, reply: bytes) -> Union[str, bytes]:
             return reply if raw else self._decode_reply(reply, to, isinstance(payload, str))
 
+        route: Route = to
         if isinstance(to, str) and "/secure/" in to:
-            to = await asyncio.get_running_loop().run_in_executor(None, self._through_secure, to, timeout)
-        token, future = _runtime.start_async(convert)
-        try:
-            _core.request(self.id, to, data, timeout, token)
-            result: Union[str, bytes] = await future
-            return result
-        finally:
-            _runtime.forget_async(token)
+            route = await _runtime.in_thread(self._through_secure, to, timeout)
+        result: Union[str, bytes] = await _runtime.await_call(
+            lambda token: _core.request(self.id, route, data, timeout, token), convert
+        )
+        return result
 
     async def aconnect_tcp(self, address: str, timeout: float = 10.0) -> TcpConnection:
-        """:meth:`connect_tcp` for asyncio."""
+        """:meth:`connect_tcp` for asyncio. Cancelling it while it connects
+        closes the connection being opened: none is left behind."""
         timeout = seconds(timeout)
-        token, future = _runtime.start_async(lambda worker, _payload: worker)
-        try:
-            _core.connect(self.id, address, timeout, token)
-            worker = await future
-        finally:
-            _runtime.forget_async(token)
-        return TcpConnection(self.name, worker, address, True)
+        worker: str = await _runtime.await_call(
+            lambda token: _core.connect(self.id, address, timeout, token), lambda text, _payload: text
+        )
+        return self._connection(worker, address)
 
     def _decode_reply(self, reply: bytes, to: Route, text: bool) -> Union[str, bytes]:
         try:
@@ -426,12 +466,15 @@ class Node:
         """Registers relay ``name`` at a relay node and keeps it registered.
 
         ``at`` is ``"host:port"`` of the relay node, or a route to its relay
-        service's node (``/ip4/127.0.0.1/tcp/4000``, ``/node/n2``). The relay
+        service's node (``/ip4/127.0.0.1/tcp/4000``, ``/node/n2``); a malformed
+        one raises ``RouteError`` at once, before anything is sent. The relay
         opens its own connection; the node becomes reachable there at
         ``/service/forward_to_<name>``. With ``wait`` (the default) this returns
         once the relay is up, or raises ``TimeoutError`` after ``timeout``
         seconds (the relay is then closed). Liveness pings go every
-        ``ping_interval`` seconds; retries back off up to ``max_backoff``.
+        ``ping_interval`` seconds; retries back off up to ``max_backoff``. The
+        ``TimeoutError`` of a relay that is not up in time names the last error
+        it met (``connection to 127.0.0.1:4000: connection refused``).
         ``on_status`` is registered before the relay starts, so it sees every
         status, the first "connecting" and "up" included (``Relay.on_status``
         registers later ones).
@@ -442,13 +485,68 @@ class Node:
         again. A name another identity holds raises ``PermissionError``.
         """
         timeout = seconds(timeout)
+        relay = self._start_relay(name, at, self._relay_route(at), ping_interval, max_backoff, on_status)
+        if wait and not relay.wait_up(timeout):
+            self._relay_not_up(relay, timeout)
+        return relay
+
+    async def acreate_relay(
+        self,
+        name: str,
+        at: Route,
+        timeout: float = 10.0,
+        wait: bool = True,
+        ping_interval: float = 1.0,
+        max_backoff: float = 1.5,
+        on_status: Optional[StatusCallback] = None,
+    ) -> Relay:
+        """:meth:`create_relay` for asyncio: awaits the relay's "up" without blocking
+        the event loop. Cancelling it while it waits closes the relay."""
+        timeout = seconds(timeout)
+        route = self._relay_route(at, resolve_secure=False)
+        if isinstance(route, str) and "/secure/" in route:
+            route = await _runtime.in_thread(self._through_secure, route)
+        relay = self._start_relay(name, at, route, ping_interval, max_backoff, on_status)
+        if wait:
+            try:
+                up = await relay.await_up(timeout)
+            except asyncio.CancelledError:
+                await _runtime.in_thread(relay.close)
+                raise
+            if not up:
+                await _runtime.in_thread(self._relay_not_up, relay, timeout)
+        return relay
+
+    def _relay_route(self, at: Route, resolve_secure: bool = True) -> Route:
+        """The route of ``at`` for the core, checked now: a malformed ``at`` raises
+        ``RouteError`` before anything is started or sent."""
+        if isinstance(at, str) and not at.startswith("/") and "#" not in at:
+            if ":" not in at:
+                raise RouteError(
+                    f"relay address at={at!r} is not host:port, a multiaddr or a route"
+                    f" (a node of this process is /node/{at})"
+                )
+            _check_hostport(at, f"relay address at={at!r}")
+            return [f"1#{at}"]
+        try:
+            parsed = _core.parse_route(at)
+        except RouteError as exc:
+            raise RouteError(f"relay address at={at!r}: {exc}") from None
+        except TypeError:
+            raise TypeError(f"relay address at must be a str or a list of str, not {type(at).__name__}") from None
+        for hop in parsed:
+            if hop.startswith("1#"):
+                _check_hostport(hop[2:], f"relay address at={at!r}")
+        if resolve_secure and isinstance(at, str) and "/secure/" in at:
+            return self._through_secure(at)
+        return at
+
+    def _start_relay(
+        self, name: str, at: Route, route: Route, ping_interval: float, max_backoff: float,
+        on_status: Optional[StatusCallback],
+    ) -> Relay:
         ping_interval = seconds(ping_interval, "ping_interval")
         max_backoff = seconds(max_backoff, "max_backoff")
-        route: Route = at
-        if isinstance(at, str) and not at.startswith("/") and "#" not in at and ":" in at:
-            route = [f"1#{at}"]
-        elif isinstance(at, str) and "/secure/" in at:
-            route = self._through_secure(at)
         if name in self._relays:
             raise ValueError(f"node {self.name!r} already has a relay named {name!r}")
         relay = Relay(self, name, at)
@@ -461,15 +559,19 @@ class Node:
             _runtime.unregister_status_handler(self.id, name)
             raise
         self._relays[name] = relay
-        if wait and not relay.wait_up(timeout):
-            if self.closed or relay.status == "closed":
-                raise NodeClosedError(f"node {self.name!r} was closed while relay {name!r} was starting")
-            detail, refused = relay.detail, relay.refused
-            relay.close()
-            if refused:
-                raise _core.AccessDeniedError(f"relay {name!r} at {at}: {detail}")
-            raise _core.TimeoutError(f"relay {name!r} at {at} not up within {timeout} s" + (f": {detail}" if detail else ""))
         return relay
+
+    def _relay_not_up(self, relay: Relay, timeout: float) -> None:
+        """Closes a relay that did not come up and raises why (its last error, if any)."""
+        if self.closed or relay.status == "closed":
+            raise NodeClosedError(f"node {self.name!r} was closed while relay {relay.name!r} was starting")
+        detail, refused, last = relay.detail, relay.refused, relay.last_error
+        relay.close()
+        where = f"relay {relay.name!r} at {relay.at_text}"
+        if refused:
+            raise _core.AccessDeniedError(f"{where}: {detail}")
+        why = last or detail
+        raise _core.TimeoutError(f"{where} not up within {timeout} s" + (f": last error: {why}" if why else ""))
 
     def create_outlet(self, to: str, address: str = "outlet", allow: Optional[Sequence[str]] = None) -> Outlet:
         """Starts a TCP outlet at worker ``address`` that connects to ``to`` (``host:port``).
@@ -497,9 +599,19 @@ class Node:
         ``/node/n2/service/forward_to_n3/service/hop/service/outlet``.
         """
         bound = _core.inlet_create(self.id, address, self._through_secure(to))
-        inlet = Inlet(self, bound, " => ".join(_core.parse_route(to)))
+        inlet = Inlet(self, bound, " => ".join(_core.parse_route(to)), route_text(to))
         self._portals[("inlet", bound)] = inlet
         return inlet
+
+    async def acreate_inlet(self, address: str, to: Route) -> Inlet:
+        """:meth:`create_inlet` for asyncio."""
+        inlet: Inlet = await _runtime.in_thread(self.create_inlet, address, to)
+        return inlet
+
+    async def acreate_outlet(self, to: str, address: str = "outlet", allow: Optional[Sequence[str]] = None) -> Outlet:
+        """:meth:`create_outlet` for asyncio."""
+        outlet: Outlet = await _runtime.in_thread(self.create_outlet, to, address, allow)
+        return outlet
 
     def inlets(self) -> List[Inlet]:
         """The node's open inlets."""
@@ -542,7 +654,7 @@ class Node:
         """
         text = _core.sc_create(self.id, to, _identifiers(authorized), seconds(timeout))
         encryptor, their = text.split(" ")
-        return SecureChannel(self, encryptor, their)
+        return SecureChannel(self, encryptor, their, to=route_text(to))
 
     def _through_secure(self, to: Route, timeout: float = 5.0) -> Route:
         """Resolves each ``/secure/<listener>`` of a multiaddr, as Ockam's CLI
@@ -566,15 +678,13 @@ class Node:
     async def acreate_secure_channel(
         self, to: Route, authorized: Optional[Sequence[str]] = None, timeout: float = 5.0
     ) -> SecureChannel:
-        """:meth:`create_secure_channel` for asyncio."""
-        token, future = _runtime.start_async(lambda text, _payload: text)
-        try:
-            _core.sc_create(self.id, to, _identifiers(authorized), seconds(timeout), token)
-            text = await future
-        finally:
-            _runtime.forget_async(token)
+        """:meth:`create_secure_channel` for asyncio. Cancelling it ends the handshake."""
+        ids, timeout = _identifiers(authorized), seconds(timeout)
+        text: str = await _runtime.await_call(
+            lambda token: _core.sc_create(self.id, to, ids, timeout, token), lambda text, _payload: text
+        )
         encryptor, their = text.split(" ")
-        return SecureChannel(self, encryptor, their)
+        return SecureChannel(self, encryptor, their, to=route_text(to))
 
     def create_secure_channel_listener(
         self, address: str = "api", authorized: Optional[Sequence[str]] = None
@@ -651,6 +761,14 @@ def _replace_in_interactive_session(name: str) -> None:
     if old is not None and not old.closed:
         warnings.warn(f"node {name!r} already open in this session: closing it for the new one", stacklevel=3)
         old.close()
+
+
+def _check_hostport(text: str, what: str) -> None:
+    """``host:port`` with a host and a port 1..65535, else ``RouteError`` naming ``what``."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c in host for c in " /#"):
+        raise RouteError(f"{what}: {text!r} is not host:port (a host name or IP and a port 1-65535)")
 
 
 def _identifiers(ids: Optional[Sequence[str]], what: str = "authorized") -> Optional[List[str]]:

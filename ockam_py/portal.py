@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional
 
 from . import _core, _display
+from ._closing import Closing
 
 if TYPE_CHECKING:
     from .node import Node
@@ -21,13 +22,14 @@ class PortalStats:
     bytes_in: int  # received from the other side and written to this side's sockets
 
 
-class _Portal:
+class _Portal(Closing):
     kind = ""
 
-    def __init__(self, node: "Node", address: str, where: str) -> None:
+    def __init__(self, node: "Node", address: str, where: str, written: Optional[str] = None) -> None:
         self.node = node
         self.address = address
         self._where = where
+        self._written = written or where  # the route or target as the user gave it
         self.closed = False
 
     def _line(self) -> Optional[List[str]]:
@@ -58,11 +60,6 @@ class _Portal:
             except LookupError:
                 pass
 
-    def __enter__(self) -> "_Portal":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _repr_html_(self) -> str:
         return _display.to_html(self)
@@ -84,7 +81,7 @@ class Inlet(_Portal):
     def __repr__(self) -> str:
         s = self.stats() if not self.closed else None
         state = "closed" if s is None else f"{s.open} open"
-        return f"<Inlet {self.address} of {self.node.name!r} to {self._where} ({state})>"
+        return f"<Inlet {self.address} of {self.node.name!r} to {self._written} ({state})>"
 
 
 class Outlet(_Portal):
@@ -106,4 +103,4 @@ class Outlet(_Portal):
         s = self.stats() if not self.closed else None
         state = "closed" if s is None else f"{s.open} open"
         only = f", allows {len(self.allow)} identit{'y' if len(self.allow) == 1 else 'ies'}" if self.allow else ""
-        return f"<Outlet /service/{self.address} of {self.node.name!r} to {self._where} ({state}{only})>"
+        return f"<Outlet /service/{self.address} of {self.node.name!r} to {self._written} ({state}{only})>"

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from . import _core, _display, _runtime
-from ._checks import optional_seconds
+from ._checks import optional_seconds, route_text
+from ._closing import Closing
 
 if TYPE_CHECKING:
     from .node import Node
@@ -35,13 +36,16 @@ class RelayEntry:
 _serials = itertools.count(1)  # names each Relay to the core: status events carry it
 
 
-class Relay:
+class Relay(Closing):
     """A relay this node keeps registered at a relay node.
 
     Made by :meth:`Node.create_relay`. The node owns the connection to the relay
     node; when it drops, or the relay node stops answering pings, the relay
     reconnects and registers again by itself (capped exponential backoff with
-    jitter) until :meth:`close`.
+    jitter) until :meth:`close`. ``detail`` says why of the current status;
+    ``last_error`` keeps the reason it last went down (``"connection to
+    127.0.0.1:4000: connection refused"``) while it tries again.
+    A context manager (``with`` and ``async with``): leaving it closes the relay.
     """
 
     def __init__(self, node: "Node", name: str, at: object) -> None:
@@ -52,6 +56,7 @@ class Relay:
         self._status = "connecting"
         self._serial = next(_serials)
         self.detail = ""
+        self.last_error = ""
         self._cond = threading.Condition()
         self._callbacks: List[StatusCallback] = []
         self.up_count = 0
@@ -60,6 +65,11 @@ class Relay:
     def status(self) -> str:
         """``"connecting"``, ``"up"``, ``"down"`` or ``"closed"``."""
         return self._status
+
+    @property
+    def at_text(self) -> str:
+        """``at`` as the user wrote it (a list of addresses joined with `` => ``)."""
+        return route_text(self.at)
 
     @property
     def refused(self) -> bool:
@@ -103,6 +113,8 @@ class Relay:
                 return
             self._status = status
             self.detail = detail
+            if status == "down" and detail:
+                self.last_error = detail
             if status == "up":
                 self.up_count += 1
             self._cond.notify_all()
@@ -165,12 +177,6 @@ class Relay:
 
         return unsubscribe
 
-    def __enter__(self) -> "Relay":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         """Stops the relay and closes its connection. Closing twice is fine."""
         if self._status == "closed":
@@ -191,7 +197,8 @@ class Relay:
             cb(self, "closed")
 
     def __repr__(self) -> str:
-        return f"<Relay {self.name!r} of {self.node.name!r} at {self.at} {self._status}>"
+        why = f" ({self.last_error})" if self._status == "down" and self.last_error else ""
+        return f"<Relay {self.name!r} of {self.node.name!r} at {self.at_text} {self._status}{why}>"
 
     def _repr_html_(self) -> str:
         return _display.to_html(self)

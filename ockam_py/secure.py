@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from . import _core
+from ._closing import Closing
 
 if TYPE_CHECKING:
     from .node import Node
@@ -64,9 +65,10 @@ class Identity:
 
 
 @dataclass
-class SecureChannel:
+class SecureChannel(Closing):
     """A secure channel of a node. Route through it with ``address``
     (``/service/<32 hex>``, its encryptor): ``f"{channel.address}/service/echo"``.
+    A context manager (``with`` and ``async with``): leaving it closes the channel.
     """
 
     node: "Node" = field(repr=False)
@@ -75,10 +77,18 @@ class SecureChannel:
     initiator: bool = True
     decryptor: str = ""
     listener: Optional[str] = None
+    to: Optional[str] = None  # the route it was opened to, as written (initiator)
 
     @property
     def address(self) -> str:
         return f"/service/{self.encryptor}"
+
+    @property
+    def closed(self) -> bool:
+        """True once the channel is no longer open on its node."""
+        return self.node.closed or all(c.encryptor != self.encryptor for c in self.node.secure_channels())
+
+
 
     def close(self) -> None:
         """Closes the channel and tells the peer (Close); closing twice is fine."""
@@ -89,18 +99,12 @@ class SecureChannel:
         except LookupError:
             pass
 
-    def __enter__(self) -> "SecureChannel":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __str__(self) -> str:
         return self.address
 
     def __repr__(self) -> str:
-        role = "to" if self.initiator else "from"
-        return f"<SecureChannel {self.address} of {self.node.name!r} {role} {self.their_identifier}>"
+        way = f"to {self.to} ({self.their_identifier})" if self.to else ("to " if self.initiator else "from ") + self.their_identifier
+        return f"<SecureChannel {self.address} of {self.node.name!r} {way}>"
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,13 @@ import ipaddress
 import uuid
 from typing import Optional
 
+from . import _runtime
+from ._closing import Closing
 from .node import Node
 from .portal import Inlet, Outlet
 from .relay import Relay
 
-__all__ = ["Exposed", "Connected", "expose", "connect", "OUTLET_ADDRESS"]
+__all__ = ["Exposed", "Connected", "aconnect", "aexpose", "expose", "connect", "OUTLET_ADDRESS"]
 
 OUTLET_ADDRESS = "outlet"
 
@@ -56,7 +58,22 @@ def _route_to(relay: str, name: str, outlet: str) -> str:
     return f"{_relay_route(relay)}/service/forward_to_{name}/service/hop/service/{outlet}"
 
 
-class Exposed:
+class _OwnsNode(Closing):
+    """A handle that owns its node: closing it closes the node and all on it."""
+
+    node: Node
+
+    def close(self) -> None:
+        """Closes the node and everything on it (relay, outlet or inlet). Closing twice is fine."""
+        self.node.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` for asyncio."""
+        await self.node.aclose()
+
+
+
+class Exposed(_OwnsNode):
     """A local TCP port shared through relay ``name`` at a relay node (made by :func:`expose`)."""
 
     def __init__(self, node: Node, outlet: Outlet, relay: Relay, relay_at: str, local: str) -> None:
@@ -81,16 +98,6 @@ class Exposed:
         """The relay's status: ``"up"`` while peers can reach the port."""
         return self.relay.status
 
-    def close(self) -> None:
-        """Stops sharing: closes the relay, the outlet and the node. Closing twice is fine."""
-        self.node.close()
-
-    def __enter__(self) -> "Exposed":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<Exposed {self.local} as {self.name!r} at {self.relay_at} ({self.status})>"
 
@@ -103,7 +110,7 @@ class Exposed:
         )
 
 
-class Connected:
+class Connected(_OwnsNode):
     """A local inlet to a port shared with :func:`expose` (made by :func:`connect`)."""
 
     def __init__(self, node: Node, inlet: Inlet, name: str, relay_at: str) -> None:
@@ -129,16 +136,6 @@ class Connected:
     def route(self) -> str:
         """The inlet's route to the outlet, as the node parsed it."""
         return self.inlet.route
-
-    def close(self) -> None:
-        """Closes the inlet, its connections and the node. Closing twice is fine."""
-        self.node.close()
-
-    def __enter__(self) -> "Connected":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<Connected {self.address} to {self.name!r} at {self.relay_at}>"
@@ -168,15 +165,44 @@ def expose(
     seconds, and then leaves nothing behind.
     """
     name = name or f"port-{local_port}"
-    node = Node(_unique(f"expose-{name}"))
+    node, outlet = _exposing_node(name, host, local_port)
     try:
-        node.start_service("hop")
-        outlet = node.create_outlet(to=f"{host}:{local_port}", address=OUTLET_ADDRESS)
         handle = node.create_relay(name, at=relay, timeout=timeout)
     except BaseException:
         node.close()
         raise
     return Exposed(node, outlet, handle, relay, f"{host}:{local_port}")
+
+
+async def aexpose(
+    local_port: int,
+    relay: str,
+    name: Optional[str] = None,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 10.0,
+) -> Exposed:
+    """:func:`expose` for asyncio: awaits the relay without blocking the event loop.
+    Cancelled, or failing, it leaves nothing behind (its node is closed)."""
+    name = name or f"port-{local_port}"
+    node, outlet = await _runtime.in_thread(_exposing_node, name, host, local_port)
+    try:
+        handle = await node.acreate_relay(name, at=relay, timeout=timeout)
+    except BaseException:
+        await node.aclose()
+        raise
+    return Exposed(node, outlet, handle, relay, f"{host}:{local_port}")
+
+
+def _exposing_node(name: str, host: str, local_port: int) -> "tuple[Node, Outlet]":
+    """A new node with ``hop`` and an outlet to ``host:local_port``, for :func:`expose`."""
+    node = Node(_unique(f"expose-{name}"))
+    try:
+        node.start_service("hop")
+        return node, node.create_outlet(to=f"{host}:{local_port}", address=OUTLET_ADDRESS)
+    except BaseException:
+        node.close()
+        raise
 
 
 def connect(
@@ -199,17 +225,50 @@ def connect(
     node = Node(_unique(f"connect-{name}"))
     try:
         if check:
-            probe = f"{_relay_route(relay)}/service/forward_to_{name}/service/echo"
+            probe = _probe_route(relay, name)
             try:
                 node.message_send("ping", to=probe, timeout=timeout)
             except (OSError, ValueError) as exc:
-                raise ConnectionError(
-                    f"nothing is exposed as {name!r} at relay {relay} (echo along {probe} failed: "
-                    f"{type(exc).__name__}: {exc})"
-                ) from exc
+                raise _not_exposed(name, relay, probe, exc) from exc
         inlet = node.create_inlet(local, to=_route_to(relay, name, outlet))
     except BaseException:
         node.close()
         raise
     return Connected(node, inlet, name, relay)
+
+
+async def aconnect(
+    name: str,
+    relay: str,
+    local: str = "127.0.0.1:0",
+    *,
+    outlet: str = OUTLET_ADDRESS,
+    check: bool = True,
+    timeout: float = 5.0,
+) -> Connected:
+    """:func:`connect` for asyncio: the check's echo is awaited without blocking the
+    event loop. Cancelled, or failing, it leaves nothing behind (its node is closed)."""
+    node = await _runtime.in_thread(Node, _unique(f"connect-{name}"))
+    try:
+        if check:
+            probe = _probe_route(relay, name)
+            try:
+                await node.amessage_send("ping", to=probe, timeout=timeout)
+            except (OSError, ValueError) as exc:
+                raise _not_exposed(name, relay, probe, exc) from exc
+        inlet = await node.acreate_inlet(local, to=_route_to(relay, name, outlet))
+    except BaseException:
+        await node.aclose()
+        raise
+    return Connected(node, inlet, name, relay)
+
+
+def _probe_route(relay: str, name: str) -> str:
+    return f"{_relay_route(relay)}/service/forward_to_{name}/service/echo"
+
+
+def _not_exposed(name: str, relay: str, probe: str, exc: BaseException) -> ConnectionError:
+    return ConnectionError(
+        f"nothing is exposed as {name!r} at relay {relay} (echo along {probe} failed: {type(exc).__name__}: {exc})"
+    )
 

@@ -8,13 +8,24 @@ Installed with ockam_py, it gives every test suite these fixtures:
     ``127.0.0.1:<free port>`` when ``listen`` is true (or on the address given).
     Every node it made is closed at teardown. ``ockam_node.nodes`` lists them.
 
-``free_port``
+``ockam_free_port`` (also ``free_port``, its older name)
     A TCP port of 127.0.0.1 that nothing listens on (bound once, then closed).
+    A suite's own ``free_port`` fixture takes precedence over the alias.
 
 ``ockam_topology``
     ``ockam_topology(description)`` builds nodes, connections, relays and
     portals from a short description (see :func:`build_topology`) and returns
     a :class:`Network`; its nodes are closed at teardown.
+
+``ockam_network``
+    The :class:`Network` described by the test's marker
+    ``@pytest.mark.ockam_topology("n2 listens; ...")``, built before the test.
+
+``ockam_async_node``, ``ockam_async_topology``
+    The same factories for asyncio code: ``await ockam_async_node("n1")``.
+    Ordinary fixtures returning coroutine functions, so no pytest-asyncio or
+    anyio is needed: await them inside ``asyncio.run(...)`` in a plain test
+    (or in an async test where such a plugin is installed).
 
 ``ockam_http_server``
     A real ``http.server`` on 127.0.0.1, serving a directory with ``index.html``
@@ -25,9 +36,16 @@ payload=...)`` sends ``payload`` along ``route`` and checks the reply. When it
 fails, the message names the node and the route, then sends an echo along each
 prefix of the route and names the first hop that does not answer.
 
-When a test that used ``ockam_node`` fails, the report gets an "ockam_py
-nodes" section: each node it made with its connections (and byte counters),
-relays and portals, as the nodes saw them at the failure.
+When a test that used ``ockam_node`` (or a fixture built on it) fails, the
+report gets an "ockam_py nodes" section: each node it made with its
+connections (and byte counters), relays and portals, as the nodes saw them at
+the failure. It is part of the failure itself, so ``--junitxml`` writes it in
+the test case's ``<failure>`` text, and also a ``<property name="ockam_py
+nodes">`` of the test case.
+
+The marker ``ockam_topology`` (registered) marks topology tests: every test
+that uses ``ockam_topology``, ``ockam_network`` or ``ockam_async_topology``
+gets it, so ``pytest -m "not ockam_topology"`` leaves them out.
 
 A topology description is a dict, or text with one statement per line or
 ``;``. ``PORT``-like values are whatever the test puts there (f-strings)::
@@ -73,11 +91,11 @@ import socket
 import tempfile
 import threading
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pytest
 
-from . import _core
+from . import _core, _runtime
 from .node import Node, Route, TcpConnection
 from .portal import Inlet, Outlet
 from .relay import Relay
@@ -584,6 +602,30 @@ class HttpServer:
 
 _NODES_KEY = pytest.StashKey[NodeFactory]()
 
+#: The marker of topology tests: ``@pytest.mark.ockam_topology("n2 listens; ...")``.
+TOPOLOGY_MARKER = "ockam_topology"
+#: Fixtures that build ockam_py topologies: a test using one is a topology test.
+_TOPOLOGY_FIXTURES = ("ockam_topology", "ockam_network", "ockam_async_topology")
+#: The section a failing test's report gets (terminal and JUnit XML).
+SECTION = "ockam_py nodes"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{TOPOLOGY_MARKER}(description=None, relay_timeout=10.0): a test of an ockam_py topology; with a "
+        "description, the ockam_network fixture builds it (see ockam_py.testing). Tests using the "
+        "ockam_topology or ockam_network fixtures get this marker by themselves (-m 'not ockam_topology' skips them).",
+    )
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """Marks every test that uses a topology fixture, so ``-m ockam_topology`` selects them."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if any(f in names for f in _TOPOLOGY_FIXTURES) and item.get_closest_marker(TOPOLOGY_MARKER) is None:
+            item.add_marker(getattr(pytest.mark, TOPOLOGY_MARKER))
+
 
 @pytest.fixture(name="ockam_node")
 def _ockam_node(request: pytest.FixtureRequest) -> Iterator[NodeFactory]:
@@ -601,10 +643,16 @@ def _ockam_node(request: pytest.FixtureRequest) -> Iterator[NodeFactory]:
         factory.close()
 
 
-@pytest.fixture(name="free_port")
-def _free_port() -> int:
+@pytest.fixture(name="ockam_free_port")
+def _ockam_free_port() -> int:
     """A TCP port of 127.0.0.1 nothing listens on (bound once, then closed)."""
     return free_port()
+
+
+@pytest.fixture(name="free_port")
+def _free_port_alias(ockam_free_port: int) -> int:
+    """The same as ``ockam_free_port`` (the older name; a suite's own ``free_port`` fixture wins)."""
+    return ockam_free_port
 
 
 @pytest.fixture(name="ockam_topology")
@@ -622,6 +670,47 @@ def _ockam_topology(ockam_node: NodeFactory) -> Callable[..., Network]:
     return build
 
 
+@pytest.fixture(name="ockam_network")
+def _ockam_network(request: pytest.FixtureRequest, ockam_topology: Callable[..., Network]) -> Network:
+    """The Network of the test's ``@pytest.mark.ockam_topology("...")`` marker, built before the test."""
+    marker = request.node.get_closest_marker(TOPOLOGY_MARKER)
+    description = marker.kwargs.get("description", marker.args[0] if marker.args else None) if marker else None
+    if description is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: ockam_network needs @pytest.mark.{TOPOLOGY_MARKER}(\"<description>\")"
+        )
+    return ockam_topology(description, relay_timeout=marker.kwargs.get("relay_timeout", 10.0) if marker else 10.0)
+
+
+@pytest.fixture(name="ockam_async_node")
+def _ockam_async_node(ockam_node: NodeFactory) -> Callable[..., Awaitable[Node]]:
+    """``await ockam_async_node("n1", listen=True)``: :func:`ockam_node` for asyncio code.
+
+    An ordinary fixture (no pytest-asyncio or anyio needed) that returns a
+    coroutine function: await it inside ``asyncio.run(...)`` (or an async test,
+    where such a plugin is installed). The node is made on a worker thread, so
+    the event loop keeps running, and closed at teardown like ``ockam_node``'s.
+    """
+
+    async def make(name: str = "n", listen: Union[bool, str] = False, services: Sequence[str] = ()) -> Node:
+        node: Node = await _runtime.in_thread(ockam_node, name, listen, services)
+        return node
+
+    return make
+
+
+@pytest.fixture(name="ockam_async_topology")
+def _ockam_async_topology(ockam_topology: Callable[..., Network]) -> Callable[..., Awaitable[Network]]:
+    """``await ockam_async_topology("n2 listens; ...")``: :func:`ockam_topology` for asyncio code
+    (built on a worker thread while the event loop runs; no async test plugin needed)."""
+
+    async def build(description: Description, relay_timeout: float = 10.0) -> Network:
+        net: Network = await _runtime.in_thread(ockam_topology, description, relay_timeout)
+        return net
+
+    return build
+
+
 @pytest.fixture(name="ockam_http_server")
 def _ockam_http_server() -> Iterator[HttpServer]:
     """A real http.server on 127.0.0.1 (``.port``, ``.address``), serving an index.html (``.body``)."""
@@ -635,8 +724,17 @@ def _ockam_http_server() -> Iterator[HttpServer]:
             server.close()
 
 
-def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport) -> None:
-    """On a failure, adds the state of the test's ockam_py nodes to its report."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    """On a failure, adds the state of the test's ockam_py nodes to its report, as the
+    report is made: before any reporter (terminal, --junitxml) reads it."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed and report.when in ("setup", "call"):
+        _add_nodes(item, report)
+
+
+def _add_nodes(node: pytest.Item, report: pytest.TestReport) -> None:
     factory = node.stash.get(_NODES_KEY, None)
     if factory is None:
         return
@@ -647,4 +745,17 @@ def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], rep
         text = topology(open_nodes).text()
     except Exception as exc:  # never hide the test's own failure
         text = f"(could not read the nodes: {_short(exc)})"
-    report.sections.append(("ockam_py nodes", text))
+    _attach(node, report, text)
+
+
+def _attach(item: pytest.Item, report: pytest.TestReport, text: str) -> None:
+    """Puts the nodes' state where readers of the failure look: a section of the
+    failure itself (the terminal shows it under the traceback, and JUnit XML has
+    it in the ``<failure>`` text, as --junitxml writes the whole failure there), and
+    a property of the test case (``<property name="ockam_py nodes">`` in JUnit XML)."""
+    addsection = getattr(report.longrepr, "addsection", None)  # a traceback's repr has it
+    if callable(addsection):
+        addsection(SECTION, text)
+    else:
+        report.sections.append((SECTION, text))
+    item.user_properties.append((SECTION, text))

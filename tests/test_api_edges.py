@@ -234,3 +234,101 @@ def test_relay_on_status_can_unsubscribe_and_relay_is_a_context_manager(node: No
         assert relay.up_count == 2, f"the relay did not come back (status {relay.status})"
     assert relay.status == "closed" and seen == []
     assert node.relays() == []
+
+
+# --------------------------------------------------------------------------------------------
+# __version__, reprs with the route as written, handles as context managers
+# --------------------------------------------------------------------------------------------
+
+import importlib.metadata  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def test_version_is_the_package_version() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", ockam_py.__version__)
+    assert importlib.metadata.version("ockam_py") == ockam_py.__version__
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert 'version = { attr = "ockam_py.__version__" }' in pyproject
+
+
+def test_reprs_show_routes_as_written(node: Node) -> None:
+    with Node(unique("far")) as far:
+        far.create_outlet("127.0.0.1:9", address="o1")
+        at = node.tcp_listener.address
+        with far.create_relay(unique("r"), at=at) as relay:
+            assert f" at {at} up>" in repr(relay)
+        with far.create_relay(unique("r"), at=[f"1#{at}"]) as relay:
+            assert f" at 1#{at} up>" in repr(relay)
+        route = f"/node/{node.name}/service/forward_to_x/service/o1"
+        inlet = node.create_inlet("127.0.0.1:0", route)
+        assert f"to {route} (0 open)>" in repr(inlet)
+        assert "to 127.0.0.1:9 (0 open)>" in repr(far.outlets()[0])
+        to = f"/node/{node.name}/service/api"
+        with far.create_secure_channel(to) as channel:
+            assert f"to {to} ({node.identifier})>" in repr(channel)
+        seen: List[str] = []
+        far.start_worker("see", lambda m: seen.append(repr(m)))
+        far.send("/service/see", ockam_py._core.bare_encode(b"hello"), return_route=["0#somewhere"])
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen == [f"<Message to /service/see of {far.name!r}: 'hello', from 0#somewhere>"]
+
+
+def test_worker_is_a_context_manager(node: Node) -> None:
+    with node.start_worker("cm", lambda m: m.reply("pong")) as worker:
+        assert node.message_send("ping", to="/service/cm") == "pong"
+        assert "stopped" not in repr(worker)
+    assert worker.stopped and repr(worker).endswith(" stopped>")
+    with pytest.raises(TimeoutError):
+        node.message_send("ping", to="/service/cm", timeout=0.3)
+    worker.stop()  # twice is fine
+    with node.start_worker("cm", lambda m: m.reply("again")):  # the address is free again
+        assert node.message_send("ping", to="/service/cm") == "again"
+
+
+def test_secure_channel_is_a_context_manager(node: Node) -> None:
+    with Node(unique("sc")) as other:
+        with other.create_secure_channel(f"/node/{node.name}/service/api") as channel:
+            assert not channel.closed
+            assert other.message_send("x", to=f"{channel.address}/service/echo") == "x"
+        assert channel.closed and other.secure_channels() == []
+
+
+# --------------------------------------------------------------------------------------------
+# create_relay: a malformed address fails at once; an unreachable one says why
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("at", [
+    "127.0.0.1:notaport", "127.0.0.1:0", "127.0.0.1:70000", ":4000", "n2", "/ip4/127.0.0.1/tcp/x",
+    "/node/no-such-node", "1#127.0.0.1:99999", [], ["1#host name:5"],
+])
+def test_create_relay_refuses_a_malformed_address_at_once(node: Node, at: object) -> None:
+    start = time.monotonic()
+    with pytest.raises(ockam_py.RouteError, match="relay address at=|empty route"):
+        node.create_relay(unique("r"), at=at, timeout=60)  # type: ignore[arg-type]
+    assert time.monotonic() - start < 5, "the address was not checked before waiting"
+    assert node.relays() == [] and node.stats().tcp_connecting == 0 and node.connections() == []
+
+
+def test_create_relay_names_a_bare_node_name(node: Node) -> None:
+    with pytest.raises(ockam_py.RouteError, match=r"a node of this process is /node/n2"):
+        node.create_relay(unique("r"), at="n2")
+
+
+def test_an_unreachable_relay_says_why(node: Node) -> None:
+    from ockam_py.testing import free_port
+
+    port = free_port()
+    with pytest.raises(TimeoutError) as info:
+        node.create_relay(unique("r"), at=f"127.0.0.1:{port}", timeout=1.5)
+    assert f"last error: connection to 127.0.0.1:{port}: connection refused" in str(info.value)
+    assert node.relays() == []
+    relay = node.create_relay(unique("r"), at=f"/ip4/127.0.0.1/tcp/{port}", wait=False)
+    deadline = time.monotonic() + 10
+    while not relay.last_error and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert relay.last_error == f"connection to 127.0.0.1:{port}: connection refused"
+    relay.close()

@@ -325,3 +325,115 @@ def test_topology_picture(ockam_topology: Build, ockam_http_server: HttpServer, 
 def test_topology_of_no_nodes() -> None:
     picture = ockam_py.topology([])
     assert "no open nodes" in picture.svg and str(picture) == "(no open nodes)"
+
+
+# ---------------------------------------------------------------- JUnit XML, fixture names, marker, asyncio
+
+import xml.etree.ElementTree as ET  # noqa: E402
+
+FAILING_RELAY_TEST = """
+    from ockam_py.testing import assert_route
+
+    def test_broken_relay(ockam_topology):
+        net = ockam_topology("n2 listens; n3 relay at n2; n1 connects to n2")
+        assert_route(net["n1"], f"/node/{net['n2'].name}/service/forward_to_n4/service/echo", "hi",
+                     payload="hi", timeout=0.5, probe_timeout=2.0)
+
+    def test_passes(ockam_node):
+        ockam_node("n5")
+"""
+
+
+def test_the_nodes_section_is_in_junit_xml(tmp_path: Path) -> None:
+    xml = tmp_path / "report.xml"
+    r = run_pytest(tmp_path, FAILING_RELAY_TEST, f"--junitxml={xml}")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.count("ockam_py nodes") == 1, r.stdout  # shown once in the terminal
+    cases = {c.get("name"): c for c in ET.parse(xml).getroot().iter("testcase")}
+    failure = cases["test_broken_relay"].find("failure")
+    assert failure is not None and failure.text
+    assert "ockam_py nodes" in failure.text, failure.text
+    assert re.search(r"node n2-\w+: listening on 127\.0\.0\.1:\d+", failure.text), failure.text
+    assert "relay service entry forward_to_n3" in failure.text, failure.text
+    props = {p.get("name"): p.get("value") for p in cases["test_broken_relay"].iter("property")}
+    assert "relay service entry forward_to_n3" in props.get("ockam_py nodes", ""), props
+    assert cases["test_passes"].find("failure") is None
+    assert not list(cases["test_passes"].iter("property")), "a passing test got the nodes section"
+
+
+def test_fixtures_have_ockam_names_and_the_old_names_stay(tmp_path: Path, ockam_free_port: int,
+                                                          free_port: int) -> None:
+    for port in (ockam_free_port, free_port):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+    r = run_pytest(tmp_path, "def test_nothing():\n    pass\n", "--fixtures")
+    for name in ("ockam_free_port", "free_port", "ockam_network", "ockam_async_node", "ockam_async_topology"):
+        assert re.search(rf"^{name}\b", r.stdout, re.M), f"{name} missing from:\n{r.stdout}"
+
+
+def test_a_suites_own_free_port_fixture_wins(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text("import pytest\n\n@pytest.fixture\ndef free_port():\n    return 'mine'\n")
+    r = run_pytest(
+        tmp_path,
+        """
+        def test_mine(free_port, ockam_free_port):
+            assert free_port == "mine" and isinstance(ockam_free_port, int)
+        """,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_topology_marker(tmp_path: Path) -> None:
+    source = """
+        import pytest
+
+        @pytest.mark.ockam_topology("n2 listens; n1 connects to n2")
+        def test_declared(ockam_network):
+            assert ockam_network["n1"].message_send("hi", to=ockam_network.route("n2", "uppercase")) == "HI"
+
+        def test_by_fixture(ockam_topology):
+            ockam_topology("n3")
+
+        def test_plain():
+            pass
+    """
+    r = run_pytest(tmp_path, source, "--markers")
+    assert re.search(r"^@pytest\.mark\.ockam_topology\(description=None", r.stdout, re.M), r.stdout
+    r = run_pytest(tmp_path, source, "--strict-markers", "-m", "ockam_topology", "-rA")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed, 1 deselected" in r.stdout, r.stdout
+    r = run_pytest(tmp_path, source, "--strict-markers", "-m", "not ockam_topology", "-rA")
+    assert "1 passed, 2 deselected" in r.stdout, r.stdout
+
+
+def test_ockam_network_without_a_description_says_what_is_missing(tmp_path: Path) -> None:
+    r = run_pytest(tmp_path, "def test_missing(ockam_network):\n    pass\n")
+    assert r.returncode != 0
+    assert 'ockam_network needs @pytest.mark.ockam_topology("<description>")' in r.stdout + r.stderr
+
+
+def test_async_fixtures_work_with_plain_asyncio_run(tmp_path: Path) -> None:
+    r = run_pytest(
+        tmp_path,
+        """
+        import asyncio
+
+        def test_async(ockam_async_node, ockam_async_topology):
+            async def main():
+                server = await ockam_async_node("srv", listen=True)
+                client = await ockam_async_node("cli")
+                net = await ockam_async_topology("n2 listens; n3 relay at n2")
+                reply = await client.amessage_send("hi", to=f"/node/{server.name}/service/uppercase")
+                relayed = await client.amessage_send("x", to=net.route("n3", "echo"))
+                return reply, relayed, server, client
+
+            reply, relayed, server, client = asyncio.run(main())
+            assert (reply, relayed) == ("HI", "x")
+            test_async.nodes = (server, client)
+
+        def test_closed_at_teardown():
+            assert all(n.closed for n in test_async.nodes)
+        """,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed" in r.stdout

@@ -275,6 +275,52 @@ int ock_api_send(uint32_t node, const ock_route *onward, const ock_route *ret, c
   return rc;
 }
 
+/* ---- cancelling ---- */
+
+typedef struct {
+  ock_cmd cmd;
+  ock_call *target;
+} cancel_cmd;
+
+static void run_cancel(ock_cmd *c) {
+  cancel_cmd *k = (cancel_cmd *)c;
+  ock_call_cancel(k->target);
+  ock_call_unref(k->target);
+  free(k);
+}
+
+void ock_api_cancel(ock_call *c) {
+  cancel_cmd *k = c ? calloc(1, sizeof *k) : NULL;
+  if (!k) return; /* out of memory: the call runs to its own end (its timeout) */
+  k->cmd.run = run_cancel;
+  k->target = c;
+  ock_call_ref(c);
+  if (ock_loop_submit(&k->cmd)) { /* the loop is stopped: every call has ended */
+    ock_call_unref(c);
+    free(k);
+  }
+}
+
+/* ---- node statistics ---- */
+
+static void list_stats(ock_node *n, ock_buf *out) {
+  size_t open = 0, connecting = 0, closing = 0;
+  for (ock_tcp_conn *c = ock_tcp_conn_first(n); c; c = ock_tcp_conn_next(c)) {
+    if (ock_tcp_conn_is_open(c))
+      open++;
+    else if (ock_tcp_conn_is_closing(c))
+      closing++;
+    else
+      connecting++;
+  }
+  char text[256];
+  int k = snprintf(text, sizeof text, "pending_requests %zu\ntcp_open %zu\ntcp_connecting %zu\ntcp_closing %zu\n",
+                   ock_request_pending(n), open, connecting, closing);
+  ock_buf_append(out, text, (size_t)k);
+}
+
+ock_call *ock_api_node_stats(uint32_t node) { return list_cmd(node, list_stats); }
+
 /* ---- embedder workers ---- */
 
 static void do_start_worker(api_cmd *a, ock_node *n) {

@@ -42,6 +42,14 @@ ock_call *ock_api_request(uint32_t node, const ock_route *onward, const void *pa
 /* Sends without waiting; routing errors are logged. 0 or OCK_ECLOSED. */
 int ock_api_send(uint32_t node, const ock_route *onward, const ock_route *ret, const void *payload,
                  size_t len);
+/* Cancels call c if it is still running and can be cancelled (a request, a
+ * connect, a secure channel handshake): it finishes with OCK_ECANCELED and
+ * what it started goes (the reply worker, the connection being opened, the
+ * handshake). Does not wait; c may be finished already. */
+void ock_api_cancel(ock_call *c);
+/* out: "name value" lines: pending_requests, tcp_open, tcp_connecting,
+ * tcp_closing (connections closed whose sockets are not yet released). */
+ock_call *ock_api_node_stats(uint32_t node);
 /* A worker whose messages become OCK_EV_MESSAGE events. */
 ock_call *ock_api_start_worker(uint32_t node, const char *addr);
 ock_call *ock_api_stop_worker(uint32_t node, const char *addr);

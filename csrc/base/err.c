@@ -15,6 +15,7 @@ const char *ock_strerror(int code) {
   case OCK_ENOENT: return "no such object";
   case OCK_EINVAL: return "invalid argument";
   case OCK_ENOMEM: return "out of memory";
+  case OCK_ECANCELED: return "cancelled";
   case OCK_EBUSY: return "the previous ockam_py loop thread did not stop; restart the process";
   case OCK_EBADSIG: return "signature verification failed";
   case OCK_EIDENTITY: return "invalid identity change history";

@@ -20,6 +20,7 @@ enum {
   OCK_EINVAL = -20009,    /* a bad argument */
   OCK_ENOMEM = -20010,
   OCK_EBUSY = -20020,     /* the runtime cannot start: a previous loop thread never stopped */
+  OCK_ECANCELED = -20021, /* the caller cancelled the call */
   /* identities and secure channels (csrc/secure/) */
   OCK_EBADSIG = -20011,   /* a signature does not verify */
   OCK_EIDENTITY = -20012, /* a change history that is not a valid identity */

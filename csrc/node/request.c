@@ -68,6 +68,14 @@ static void on_timeout(uv_timer_t *t) {
   finish(r);
 }
 
+/* The caller gave up (ock_call_cancel): the request ends as a timeout would. */
+static void on_cancel(ock_call *call, void *arg) {
+  ock_request *r = arg;
+  if (r->done) return;
+  ock_call_fail(call, OCK_ECANCELED, "cancelled");
+  finish(r);
+}
+
 /* A connection the request needed failed (ock_send_failed). */
 static void on_send_failed(ock_node *n, uint64_t id, int rc, const char *why) {
   requests_state *st = ock_node_ext(n, &ops);
@@ -92,6 +100,13 @@ static void on_node_close(ock_node *n, void *state) {
     ock_call_fail(r->call, OCK_ECLOSED, "node '%s' was closed", n->name);
     finish(r);
   }
+}
+
+size_t ock_request_pending(ock_node *n) {
+  requests_state *st = ock_node_ext(n, &ops);
+  size_t k = 0;
+  if (st) OCK_LIST_FOREACH(pos, &st->requests) k += !OCK_LIST_ENTRY(pos, ock_request, link)->done;
+  return k;
 }
 
 void ock_request_start(ock_node *n, const ock_route *onward, const void *payload, size_t len,
@@ -120,6 +135,7 @@ void ock_request_start(ock_node *n, const ock_route *onward, const void *payload
   ock_node_handle_opened(n);
   ock_list_insert_head(&st->requests, &r->link);
   uv_timer_start(&r->timer, on_timeout, (uint64_t)timeout_ms, 0);
+  ock_call_set_cancel(call, on_cancel, r);
 
   ock_msg m;
   ock_msg_init(&m, payload, len);

@@ -12,8 +12,11 @@
 
 /* Sends payload along onward (TCP hops resolved) and finishes call with the
  * reply payload in call->out, OCK_ETIMEOUT, a resolution error, or
- * OCK_ECLOSED when the node closes first. Loop thread. */
+ * OCK_ECLOSED when the node closes first, or OCK_ECANCELED when the caller
+ * cancels it (ock_call_cancel: its reply worker and timer go at once). Loop thread. */
 void ock_request_start(ock_node *n, const ock_route *onward, const void *payload, size_t len,
                        int timeout_ms, ock_call *call);
+/* Requests of n still waiting for their reply (cancelled ones are not). */
+size_t ock_request_pending(ock_node *n);
 
 #endif

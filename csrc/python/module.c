@@ -73,10 +73,27 @@ static int arm_async(PyObject *token) {
   return 1;
 }
 
-/* For an async call: drop our reference at once, the event carries the result. */
+#define CALL_CAPSULE "ockam_py._core.call"
+
+static void call_capsule_free(PyObject *capsule) {
+  ock_call_unref(PyCapsule_GetPointer(capsule, CALL_CAPSULE));
+}
+
+/* For an async call: the event carries the result; the caller gets an opaque
+ * handle holding our reference, good for cancel() until it is dropped. */
 static PyObject *started(ock_call *c) {
   if (!c) return PyErr_NoMemory();
-  ock_call_unref(c);
+  PyObject *handle = PyCapsule_New(c, CALL_CAPSULE, call_capsule_free);
+  if (!handle) ock_call_unref(c);
+  return handle;
+}
+
+/* cancel(handle): the call of an async start stops in the core if it still runs. */
+static PyObject *py_cancel(PyObject *self, PyObject *handle) {
+  (void)self;
+  ock_call *c = PyCapsule_GetPointer(handle, CALL_CAPSULE);
+  if (!c) return NULL;
+  ock_api_cancel(c);
   Py_RETURN_NONE;
 }
 
@@ -87,7 +104,8 @@ static int finish(ock_call *c) {
     PyErr_NoMemory();
     return -1;
   }
-  if (wait_call(c) < 0) {
+  if (wait_call(c) < 0) { /* Ctrl-C: the request, connect or handshake stops too */
+    ock_api_cancel(c);
     ock_call_unref(c);
     return -1;
   }
@@ -439,6 +457,13 @@ static PyObject *py_portal_list(PyObject *self, PyObject *args) {
   return text_result(ock_api_portal_list(id));
 }
 
+static PyObject *py_node_stats(PyObject *self, PyObject *args) {
+  (void)self;
+  unsigned int id;
+  if (!PyArg_ParseTuple(args, "I", &id)) return NULL;
+  return text_result(ock_api_node_stats(id));
+}
+
 static PyObject *py_set_limit(PyObject *self, PyObject *args) {
   (void)self;
   unsigned int id;
@@ -697,8 +722,8 @@ static PyMethodDef methods[] = {
     {"node_create", py_node_create, METH_VARARGS, "node_create(name, listen) -> (id, bound address)"},
     {"node_close", py_node_close, METH_VARARGS, "node_close(id): close a node, wait until its sockets are closed"},
     {"start_service", py_start_service, METH_VARARGS, "start_service(id, kind, address)"},
-    {"connect", py_connect, METH_VARARGS, "connect(id, 'host:port', timeout[, token]) -> worker address (None with a token)"},
-    {"request", py_request, METH_VARARGS, "request(id, route, payload, timeout[, token]) -> reply payload (None with a token)"},
+    {"connect", py_connect, METH_VARARGS, "connect(id, 'host:port', timeout[, token]) -> worker address (a call handle with a token)"},
+    {"request", py_request, METH_VARARGS, "request(id, route, payload, timeout[, token]) -> reply payload (a call handle with a token)"},
     {"send", py_send, METH_VARARGS, "send(id, onward, return_route, payload)"},
     {"start_worker", py_start_worker, METH_VARARGS, "start_worker(id, address)"},
     {"stop_worker", py_stop_worker, METH_VARARGS, "stop_worker(id, address)"},
@@ -722,6 +747,8 @@ static PyMethodDef methods[] = {
     {"sc_listener_create", py_sc_listener_create, METH_VARARGS, "sc_listener_create(id, address, authorized)"},
     {"sc_close", py_sc_close, METH_VARARGS, "sc_close(id, 'channel'|'listener', address)"},
     {"sc_list", py_sc_list, METH_VARARGS, "sc_list(id[, 'channels'|'listeners']) -> text"},
+    {"node_stats", py_node_stats, METH_VARARGS, "node_stats(id) -> 'name value' lines"},
+    {"cancel", py_cancel, METH_O, "cancel(handle): cancel an async call in the core if it still runs"},
     {"set_limit", py_set_limit, METH_VARARGS, "set_limit(id, name, value)"},
     {"limits", py_limits, METH_VARARGS, "limits(id) -> 'name value' lines"},
     {"parse_route", py_parse_route, METH_O, "parse_route(route) -> ['tt#address', ...]"},

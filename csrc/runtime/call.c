@@ -26,6 +26,21 @@ void ock_call_unref(ock_call *c) {
   free(c);
 }
 
+void ock_call_ref(ock_call *c) { atomic_fetch_add(&c->refs, 1); }
+
+void ock_call_set_cancel(ock_call *c, ock_call_cancel_fn fn, void *arg) {
+  c->cancel = fn;
+  c->cancel_arg = arg;
+}
+
+void ock_call_cancel(ock_call *c) {
+  pthread_mutex_lock(&c->mu);
+  int done = c->done;
+  pthread_mutex_unlock(&c->mu);
+  /* The owner of a running call is alive: it finishes the call before it goes. */
+  if (!done && c->cancel) c->cancel(c, c->cancel_arg);
+}
+
 void ock_call_finish(ock_call *c, int rc) {
   pthread_mutex_lock(&c->mu);
   int first = !c->done;

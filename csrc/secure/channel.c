@@ -412,6 +412,12 @@ static ock_channel *channel_new(ock_node *n, int role, const ock_sc_trust *trust
   return c;
 }
 
+/* The caller gave up on the handshake: the channel ends, nothing is sent. */
+static void on_initiate_cancel(ock_call *call, void *arg) {
+  (void)call;
+  channel_close(arg, 0, OCK_ECANCELED, "cancelled");
+}
+
 void ock_sc_initiate(ock_node *n, const ock_route *to, const ock_sc_trust *trust, int timeout_ms, ock_call *call) {
   const char *err;
   ock_channel *c = channel_new(n, OCK_XX_INITIATOR, trust, timeout_ms, &err);
@@ -420,6 +426,7 @@ void ock_sc_initiate(ock_node *n, const ock_route *to, const ock_sc_trust *trust
     return;
   }
   c->call = call;
+  ock_call_set_cancel(call, on_initiate_cancel, c);
   ock_buf m1;
   ock_buf_init(&m1);
   int rc = ock_xx_start(&c->xx, &m1);

@@ -58,7 +58,7 @@ void ock_sc_trust_free(ock_sc_trust *t);
  * OCK_ECLOSED when the node closes first. OCK_ESTATE if the node has no
  * identity; OCK_EUNTRUSTED at once when the listener's identity is not one
  * the trust policy accepts. (A responder that refuses us says nothing: the
- * call times out, as with Ockam.) */
+ * call times out, as with Ockam.) Cancelling call ends the handshake. */
 void ock_sc_initiate(ock_node *n, const ock_route *to, const ock_sc_trust *trust, int timeout_ms, ock_call *call);
 /* Starts a responder for message 1 (m, onward front at the listener) that
  * arrived at `listener`: the message goes on to the new channel's

@@ -136,7 +136,7 @@ static void conn_closed(ock_tcp_conn *conn, void *owner, int status) {
   client *c = owner;
   c->conn = NULL; /* it is closing itself */
   char why[160];
-  snprintf(why, sizeof why, "connection to %.100s %s", c->target, status ? ock_strerror(status) : "closed");
+  snprintf(why, sizeof why, "connection to %.100s: %s", c->target, status ? ock_strerror(status) : "closed");
   link_lost(c, why);
 }
 

@@ -131,6 +131,7 @@ uint64_t t_rand(uint64_t *s);
   X(rand_kernel_bytes_only)               \
   X(buf_shrink_to_zero)                   \
   X(api_request_without_memory_for_its_payload_fails) \
+  X(api_cancel_request)                  \
   X(deadline_wait_ignores_wall_clock_set_back) \
   X(buf_large_blocks_are_returned)        \
   X(buf_grow_and_shrink_across_threshold_keeps_bytes) \

@@ -594,6 +594,14 @@ static void on_dialed(ock_dial *d, int status) {
   }
 }
 
+/* The caller of ock_tcp_connect gave up: the connection being opened closes. */
+static void on_connect_cancel(ock_call *call, void *arg) {
+  (void)call;
+  ock_tcp_conn *c = arg;
+  OCK_INFO("node %s: connecting to %s cancelled", c->node->name, c->target);
+  ock_tcp_conn_close(c, OCK_ECANCELED);
+}
+
 static void on_connect_timeout(uv_timer_t *t) {
   ock_tcp_conn *c = t->data;
   OCK_INFO("node %s: connecting to %s timed out", c->node->name, c->target);
@@ -610,6 +618,7 @@ ock_tcp_conn *ock_tcp_connect(ock_node *n, const char *hostport, int timeout_ms,
   snprintf(c->target, sizeof c->target, "%s", hostport);
   snprintf(c->peer, sizeof c->peer, "%s", hostport);
   c->call = call;
+  if (call) ock_call_set_cancel(call, on_connect_cancel, c);
   c->hooks = hooks;
   c->owner = owner;
   uv_timer_start(&c->timer, on_connect_timeout, (uint64_t)timeout_ms, 0);

@@ -30,7 +30,8 @@ typedef struct ock_tcp_conn_hooks {
 
 /* Opens a connection to "host:port" (DNS names resolved). The connection is a
  * worker of n once open. `call` (may be NULL) finishes with the worker address
- * in call->text, or with the error. The connection belongs to the node (it
+ * in call->text, or with the error; cancelling call (ock_call_cancel) while
+ * it connects closes the connection. The connection belongs to the node (it
  * closes with it); `hooks` (may be NULL) tell `owner` when it opens and closes.
  * Returns NULL only when out of memory (call failed); a connection that fails
  * at once has already reported its close. */
