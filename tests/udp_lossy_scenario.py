@@ -249,6 +249,26 @@ def portal(n1: Node, n2: Node, relay_port: int, tries: int) -> Dict[str, Any]:
     return {"sent": len(data), "connections": sink.results}
 
 
+def dns(n1: Node, n2: Node, lines: List[str]) -> Dict[str, Any]:
+    """A peer named by a name the namespace's hosts file gives (ip netns exec
+    mounts /etc/netns/<ns>/hosts), and one no resolver knows."""
+    port = bind_of(n2).port
+    replies = []
+    for _ in range(10):
+        try:
+            replies.append(n1.message_send("hello", f"/dnsaddr/n2.ockam.test/udp/{port}/service/uppercase", timeout=2))
+            break
+        except TimeoutError:
+            replies.append("timeout")
+    before = bind_of(n1).dropped_send
+    n1.send(f"/dnsaddr/nowhere.invalid/udp/{port}/service/uppercase", b"x")
+    end = time.monotonic() + 20
+    while bind_of(n1).dropped_send == before and time.monotonic() < end:
+        time.sleep(0.02)
+    return {"replies": replies, "unknown_dropped": bind_of(n1).dropped_send - before,
+            "unknown_lines": [ln for ln in lines if "nowhere.invalid" in ln]}
+
+
 def main() -> None:
     count, reorder = int(sys.argv[1]), float(sys.argv[2]) / 100
     lines: List[str] = []
@@ -270,6 +290,7 @@ def main() -> None:
     c23 = n2.connect_tcp(n3.tcp_listener.address)
     out: Dict[str, Any] = {"pid": os.getpid()}
     out["bridge"] = bridge(n1, f"/ip4/127.0.0.1/udp/{relay.port}/service/hop{c23.address}/service/uppercase")
+    out["dns"] = dns(n1, n2, lines)
     out["messages"] = many_messages(n1, n2, relay, count)
     out["portal"] = portal(n1, n2, relay.port, tries=3)
     out["swapped"] = relay.swapped

@@ -55,6 +55,15 @@ typedef struct {
   ock_buf body;
 } outgoing;
 
+/* A message to "name:port", encoded, waiting for the name to resolve. */
+typedef struct {
+  uv_getaddrinfo_t req;
+  ock_udp_bind *b;
+  outgoing *o;
+  ock_list link; /* in b->lookups */
+  char peer[OCK_ADDR_MAX_LEN + 1];
+} lookup;
+
 struct ock_udp_bind {
   uv_udp_t udp;
   uv_idle_t pace;    /* runs while datagrams wait: a batch per loop turn */
@@ -72,6 +81,7 @@ struct ock_udp_bind {
   uint64_t pace_ms;        /* the loop's millisecond that pace_sent counts */
   unsigned pace_sent;
   ock_list queue;          /* outgoing.link */
+  ock_list lookups;        /* lookup.link: names being resolved */
   size_t queued;           /* bytes in queue */
   ock_udp_reasm reasm;
   ock_udp_counters counters;
@@ -146,6 +156,8 @@ void ock_udp_bind_close(ock_udp_bind *b) {
     ock_router_remove(&b->node->router, &b->worker);
     ock_node_origin_closed(b->node, &b->origin);
   }
+  /* lookups not started yet end now; running ones end on their own (closing: silently) */
+  OCK_LIST_FOREACH(pos, &b->lookups) uv_cancel((uv_req_t *)&OCK_LIST_ENTRY(pos, lookup, link)->req);
   close_handle((uv_handle_t *)&b->udp);
   close_handle((uv_handle_t *)&b->pace);
   close_handle((uv_handle_t *)&b->retry);
@@ -220,16 +232,31 @@ static void pump(ock_udp_bind *b) {
 static void on_pace(uv_idle_t *h) { pump(h->data); }
 static void on_retry(uv_timer_t *t) { pump(t->data); }
 
-static int enqueue(ock_udp_bind *b, const struct sockaddr_storage *to, const ock_msg *m) {
+/* m encoded for sending; not queued yet. */
+static int outgoing_new(const ock_msg *m, outgoing **out) {
   outgoing *o = calloc(1, sizeof *o);
   if (!o) return OCK_ENOMEM;
   ock_buf_init(&o->body);
   int rc = ock_udp_routing_encode(&o->body, m);
-  if (!rc && b->queued + o->body.len > (uint64_t)b->node->limits.max_write_queue) rc = OCK_ETOOBIG;
   if (rc) {
     ock_buf_free(&o->body);
     free(o);
     return rc;
+  }
+  *out = o;
+  return 0;
+}
+
+static void outgoing_drop(outgoing *o) {
+  ock_buf_free(&o->body);
+  free(o);
+}
+
+/* Queues o for `to` (o is the queue's, or freed on an error). */
+static int queue_outgoing(ock_udp_bind *b, outgoing *o, const struct sockaddr_storage *to) {
+  if (b->queued + o->body.len > (uint64_t)b->node->limits.max_write_queue) {
+    outgoing_drop(o);
+    return OCK_ETOOBIG;
   }
   o->to = *to;
   o->routing_number = b->routing_number++;
@@ -240,12 +267,77 @@ static int enqueue(ock_udp_bind *b, const struct sockaddr_storage *to, const ock
   return 0;
 }
 
+static int enqueue(ock_udp_bind *b, const struct sockaddr_storage *to, const ock_msg *m) {
+  outgoing *o;
+  int rc = outgoing_new(m, &o);
+  return rc ? rc : queue_outgoing(b, o, to);
+}
+
+/* ---- peers named by a DNS name ---- */
+
+static void lookup_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  lookup *lk = req->data;
+  ock_udp_bind *b = lk->b;
+  ock_list_remove(&lk->link);
+  int rc = status;
+  if (!rc && !b->closing) {
+    struct sockaddr_storage to;
+    memcpy(&to, res->ai_addr, res->ai_addrlen);
+    rc = queue_outgoing(b, lk->o, &to);
+    lk->o = NULL;
+  }
+  if (lk->o) outgoing_drop(lk->o);
+  if (rc && !b->closing) {
+    OCK_WARN("udp %s: cannot send to %s: %s", b->local, lk->peer, ock_strerror(rc));
+    b->counters.dropped_send++;
+  }
+  if (res) uv_freeaddrinfo(res);
+  free(lk);
+  if (--b->open_handles == 0) bind_free(b); /* a lookup keeps the bind as a handle does */
+}
+
+/* Resolves the host of peer ("name:port") in the family of the bind's socket,
+ * then queues m for it, as Ockam's sender does with resolve_peer. */
+static int lookup_start(ock_udp_bind *b, const char *peer, const ock_msg *m) {
+  char host[OCK_HOST_CAP], service[8];
+  int port;
+  if (ock_hostport_split_str(peer, host, sizeof host, &port) || port == 0) return OCK_EROUTE;
+  lookup *lk = calloc(1, sizeof *lk);
+  if (!lk) return OCK_ENOMEM;
+  int rc = outgoing_new(m, &lk->o);
+  if (rc) {
+    free(lk);
+    return rc;
+  }
+  struct sockaddr_storage self;
+  int len = sizeof self;
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+  hints.ai_family = uv_udp_getsockname(&b->udp, (struct sockaddr *)&self, &len) ? AF_UNSPEC : self.ss_family;
+  snprintf(service, sizeof service, "%d", port);
+  snprintf(lk->peer, sizeof lk->peer, "%s", peer);
+  lk->b = b;
+  lk->req.data = lk;
+  rc = uv_getaddrinfo(ock_loop(), &lk->req, lookup_done, host, service, &hints);
+  if (rc) {
+    outgoing_drop(lk->o);
+    free(lk);
+    return rc;
+  }
+  ock_list_insert_tail(&b->lookups, &lk->link);
+  b->open_handles++;
+  return 0;
+}
+
 /* The peer named by the UDP hop at the front of m's onward route. */
 static int next_peer(const ock_msg *m, struct sockaddr_storage *to, char *text, size_t cap) {
   if (m->onward.n == 0 || m->onward.tt[0] != OCK_TT_UDP) return OCK_EROUTE;
   ock_addr a = ock_route_at(&m->onward, 0);
   snprintf(text, cap, "%.*s", (int)a.len, a.p);
-  return ock_sockaddr_parse(text, to, 0) ? OCK_EROUTE : 0;
+  if (!ock_sockaddr_parse(text, to, 0)) return 0;
+  char host[OCK_HOST_CAP];
+  int port;
+  /* not an IP: a name to look up (OCK_ENOENT), if it has a port */
+  return ock_hostport_split_str(text, host, sizeof host, &port) || port == 0 ? OCK_EROUTE : OCK_ENOENT;
 }
 
 /* The sender worker: pop our address and the peer's, queue the rest for it. */
@@ -257,13 +349,17 @@ static void sender_handle(ock_worker *w, ock_msg *m, const ock_origin *from) {
   struct sockaddr_storage to;
   char peer[OCK_ADDR_MAX_LEN + 1];
   int rc = next_peer(m, &to, peer, sizeof peer);
-  if (rc) {
-    OCK_WARN("udp %s: dropped a message whose next hop is not a UDP IP:port address", b->local);
+  if (rc == OCK_ENOENT) { /* a name: sent once it resolves */
+    ock_route_pop_front(&m->onward);
+    rc = lookup_start(b, peer, m);
+  } else if (rc) {
+    OCK_WARN("udp %s: dropped a message whose next hop is not a UDP address (host:port)", b->local);
     b->counters.dropped_send++;
     return;
+  } else {
+    ock_route_pop_front(&m->onward);
+    rc = enqueue(b, &to, m);
   }
-  ock_route_pop_front(&m->onward);
-  rc = enqueue(b, &to, m);
   if (rc) {
     OCK_WARN("udp %s: cannot send a message of %zu bytes to %s: %s", b->local, m->payload_len, peer, ock_strerror(rc));
     b->counters.dropped_send++;
@@ -367,6 +463,7 @@ static ock_udp_bind *bind_new(ock_node *n, udp_state *st) {
   ock_rand_hex_addr(b->addr);
   b->routing_number = (uint16_t)ock_rand_u64();
   ock_list_init(&b->queue);
+  ock_list_init(&b->lookups);
   ock_buf_init(&b->dgram);
   /* not a consumer of any transport's messages (as a TCP sender is not): only
    * local sends and services such as hop reach it */
