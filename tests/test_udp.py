@@ -319,3 +319,16 @@ def _read_all(sock: socket.socket, into: bytearray, want: int) -> None:
         if not chunk:
             return
         into += chunk
+
+
+def test_a_route_naming_a_bind_sends_from_that_bind(make_node) -> None:
+    """Resolution puts the first bind in front of a bare UDP hop; a route that
+    names another bind's worker leaves from that bind, and the reply comes
+    back to it."""
+    n1, n2 = make_node("a"), make_node("b")
+    second = n1.bind_udp("127.0.0.1:0")
+    to = f"/worker/{second.worker}" + udp_route(counters(n2), "/service/uppercase")
+    assert n1.message_send("hello", to=to) == "HELLO"
+    first, again = n1.udp_binds()
+    assert again.address == second.address
+    assert (first.sent, first.received, again.sent, again.received) == (0, 0, 1, 1)
