@@ -332,3 +332,27 @@ def test_a_route_naming_a_bind_sends_from_that_bind(make_node) -> None:
     first, again = n1.udp_binds()
     assert again.address == second.address
     assert (first.sent, first.received, again.sent, again.received) == (0, 0, 1, 1)
+
+
+def test_a_flood_of_partial_messages_from_many_ports_stays_bounded(make_node) -> None:
+    """300 source ports each start 4 messages and never finish them: the
+    node keeps at most 64 partial messages in all (docs/udp.md), drops the
+    rest as incomplete, and a good peer is served all along."""
+    good, node = make_node("good"), make_node("target")
+    target = ("127.0.0.1", counters(node).port)
+    socks = [raw_socket() for _ in range(300)]
+    try:
+        for i, s in enumerate(socks):
+            for rn in range(4):
+                s.sendto(datagram(rn, 0, False, b"p" * 400), target)
+            if i % 100 == 50:  # in the middle of it, someone real
+                assert good.message_send("hello", udp_route(counters(node), "/service/uppercase")) == "HELLO"
+        assert wait_for(lambda: counters(node).datagrams_in >= 1200 + 2)
+        c = counters(node)
+        assert c.dropped_incomplete >= 1200 - 64, c
+        assert c.dropped_malformed == 0 and c.received >= 3
+        payload = bytes(range(256)) * 40
+        assert good.message_send(payload, udp_route(counters(node), "/service/echo"), raw=True) == payload
+    finally:
+        for s in socks:
+            s.close()
