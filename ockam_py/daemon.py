@@ -664,13 +664,13 @@ class Daemon:
         }
 
     def _route_answers(self, route: str, timeout: float = 1.0) -> bool:
-        """Whether the node at the far end of ``route`` (all but its last hop) answers at its
-        ``echo`` service: the way to the outlet is up (the outlet itself is not asked)."""
-        hops = re.findall(r"/[^/]+/[^/]+", route)
+        """Whether the node at the far end of ``route`` (an inlet's, ``1#host:port => 0#a => 0#outlet``)
+        answers at its ``echo`` service: the way to the outlet is up (the outlet itself is not asked)."""
+        hops = [h.strip() for h in route.split("=>") if h.strip()]
         if len(hops) < 2:
             return True  # an outlet of this very node
         try:
-            self.node.message_send("ping", to="".join(hops[:-1]) + "/service/echo", timeout=timeout)
+            self.node.message_send("ping", to=hops[:-1] + ["0#echo"], timeout=timeout)
             return True
         except Exception:
             return False
