@@ -119,8 +119,9 @@ class Ctx:
             default = default_node(self.home)
             if default is None:
                 if not create_default:
+                    how = f"pass {what} NODE" if what.startswith("-") else f"give a node {what}"
                     raise CliError("no node given and no default node",
-                                   f"pass {what} NODE, or create one: {PROG} node create NAME")
+                                   f"{how}, or create one: {PROG} node create NAME")
                 nd = create_node(self, None)
                 self.info(f"Created the default node {nd.name}")
                 return nd

@@ -282,7 +282,8 @@ def test_node_show_logs_and_delete(ockam: Cli) -> None:
     assert pid_alive(pid_b) and ockam.json("node", "show", "b")["status"] == "running"
     assert ockam.ok("message", "send", "hi", "--from", "b", "--to", "/service/uppercase").strip() == "HI"
     assert "unknown node 'a'" in ockam.fails("node", "show", "a")
-    assert "give a node NAME or --all" in ockam.fails("node", "delete")
+    # no name: the default node, as Ockam; "a" was the default and is gone
+    assert "no node given and no default node" in ockam.fails("node", "delete")
 
 
 def test_node_default(ockam: Cli) -> None:
