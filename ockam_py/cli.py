@@ -1293,7 +1293,7 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
 class Parser(argparse.ArgumentParser):
     """Usage errors as one line plus a hint, exit status 64 (EX_USAGE), as Ockam's."""
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+    def error(self, message: str) -> "NoReturn":
         _report(message, f"see: {self.prog} --help", use_color(sys.stderr), as_json="--output=json" in sys.argv
                 or ("--output" in sys.argv and "json" in sys.argv))
         sys.exit(EX_USAGE)
