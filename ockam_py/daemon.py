@@ -53,7 +53,8 @@ SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the NUL
 MAX_LINE = 1 << 20
 DEFAULT_SERVICES = ("echo", "uppercase")
 SECURE_TIMEOUT = 5.0  # a secure channel handshake for a /secure/ route
-CHANNEL_CHECK_INTERVAL = 0.5  # how often inlets and relays through secure channels are checked
+CHANNEL_CHECK_INTERVAL = 0.5
+PENDING_ROUTE = "/service/pending_secure_channel/service/outlet"  # an inlet's route until its channel opens  # how often inlets and relays through secure channels are checked
 
 log = logging.getLogger("ockam_py.daemon")
 
@@ -422,7 +423,16 @@ class Daemon:
         return resolved, frozenset(re.findall(r"/service/([0-9a-f]{32})", resolved)) & open_now
 
     def _create_inlet(self, bind: str, to: str) -> Any:
-        route, channels = self._resolve(to)
+        """An inlet along ``to``. When its secure channel cannot be opened yet (the far node
+        is not up), the inlet listens at once on a route that goes nowhere, reports ``Down``,
+        and :meth:`watch_channels` reopens it along ``to`` once the channel opens."""
+        try:
+            route, channels = self._resolve(to)
+        except Exception as e:
+            if "/secure/" not in to:
+                raise
+            log.warning("inlet at %s: no secure channel along %s yet (%s); retrying", bind, to, e)
+            route, channels = PENDING_ROUTE, frozenset({"pending"})  # never open: retried
         inlet = self.node.create_inlet(bind, to=route)
         if channels:
             self.through[("inlet", inlet.address)] = channels
@@ -692,10 +702,16 @@ class Daemon:
             self.config.inlets.append(record)
             self.nd.save(self.config)
         log.info("inlet %s at %s to %s", alias, inlet.address, to_display)
+        bound = inlet.address
         deadline = time.monotonic() + wait
-        while wait > 0 and not self._route_answers(inlet.route) and time.monotonic() < deadline:
+
+        def current() -> Any:  # the inlet may be reopened meanwhile, once its secure channel opens
+            with self.lock:
+                return next((i for i in self.node.inlets() if i.address == bound), inlet)
+
+        while wait > 0 and not self._route_answers(current().route) and time.monotonic() < deadline:
             time.sleep(0.2)
-        return self._inlet_json(inlet)
+        return self._inlet_json(current())
 
     def _find_inlet(self, alias: str) -> Any:
         record = next((i for i in self.config.inlets if alias in (i["alias"], i["bind"])), None)

@@ -325,19 +325,22 @@ def test_relay_create_at_a_node_name_show_delete_and_no_connection_wait(ockam: C
     assert "--at" in ockam.fails("relay", "create", "x", "--to", "n3")
 
 
-def test_inlet_whose_outlet_node_is_down_reports_it_then_works(ockam: Cli, http_server: int) -> None:
+@pytest.mark.parametrize("route", ["/node/n2/service/outlet", "/node/n2/secure/api/service/outlet"])
+def test_inlet_whose_outlet_node_is_down_reports_it_then_works(ockam: Cli, http_server: int, route: str) -> None:
+    """An inlet to a node that is not up is made, reports Down, and works once the node runs
+    (through a secure channel too: the channel is retried until it opens)."""
     ockam.ok("node", "create", "n1")
     ockam.ok("node", "create", "n2")
     ockam.ok("tcp-outlet", "create", "--at", "n2", "--to", str(http_server))
     ockam.ok("node", "stop", "n2")
     port = free_port()
-    res = ockam.json("tcp-inlet", "create", "--at", "n1", "--from", str(port), "--to", "/node/n2/service/outlet",
+    res = ockam.json("tcp-inlet", "create", "--at", "n1", "--from", str(port), "--to", route,
                      "--connection-wait", "1s")
     assert res["status"] == "Down"
     assert ockam.json("tcp-inlet", "list", "--at", "n1")[0]["status"] == "Down"
     ockam.ok("node", "start", "n2")
-    wait_for(lambda: ockam.json("tcp-inlet", "show", res["alias"], "--at", "n1")["status"] == "Up", 20, "inlet up")
-    assert head(port).startswith("HTTP/1.0 200")
+    wait_for(lambda: ockam.json("tcp-inlet", "show", res["alias"], "--at", "n1")["status"] == "Up", 30, "inlet up")
+    wait_for(lambda: head(port).startswith("HTTP/1.0 200"), 30, "the inlet carrying a request")
 
 
 def test_inlet_via_a_relay_as_ockam_routes_it(ockam: Cli, http_server: int) -> None:
