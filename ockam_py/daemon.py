@@ -447,41 +447,52 @@ class Daemon:
 
     def watch_channels(self) -> None:
         """Reopens an inlet or relay whose secure channel closed (its far node restarted, or the
-        channel was deleted) through a new channel, until the node stops."""
+        channel was deleted), or never opened, through a new channel, until the node stops.
+        Channels are opened outside the lock: requests go on meanwhile."""
         while not self.stop_event.wait(CHANNEL_CHECK_INTERVAL):
             with self.lock:
                 if not self.through:
                     continue
                 open_now = {c.encryptor for c in self.node.secure_channels()}
-                for key, channels in list(self.through.items()):
-                    if channels <= open_now:
+                due = [(key, self._target(*key)) for key, channels in self.through.items() if not channels <= open_now]
+            for key, target in due:
+                try:
+                    route, channels = self._resolve(target)
+                except Exception as e:  # the far node may still be down: try again later
+                    if key not in self.reopen_failed:
+                        log.warning("%s %s has no secure channel; opening one failed, will retry: %s", *key, e)
+                        self.reopen_failed.add(key)
+                    continue
+                with self.lock:
+                    if key not in self.through:  # deleted meanwhile
                         continue
                     try:
-                        self._reopen(*key)
-                        self.reopen_failed.discard(key)
-                        log.info("%s %s reopened through a new secure channel", *key)
-                    except Exception as e:  # the far node may still be down: try again later
-                        if key not in self.reopen_failed:
-                            log.warning("%s %s lost its secure channel; reopening failed, will retry: %s", *key, e)
-                            self.reopen_failed.add(key)
+                        self._replace(key[0], key[1], route)
+                    except Exception as e:
+                        log.warning("%s %s could not be reopened: %s", *key, e)
+                        continue
+                    self.through[key] = channels
+                    self.reopen_failed.discard(key)
+                log.info("%s %s reopened through a new secure channel", *key)
 
-    def _reopen(self, kind: str, key: str) -> None:
-        """The new channel first: while the far node is down the inlet keeps its port."""
+    def _target(self, kind: str, key: str) -> str:
+        """The route, as recorded, of the inlet bound at ``key`` or of the relay named ``key``."""
         if kind == "inlet":
-            record = next(i for i in self.config.inlets if self.aliases.get(i["alias"]) == key)
-            route, channels = self._resolve(record["to"])
+            return next(i["to"] for i in self.config.inlets if self.aliases.get(i["alias"]) == key)
+        return next(r["at"] for r in self.config.relays if _relay_address(r) == key)
+
+    def _replace(self, kind: str, key: str, route: str) -> None:
+        """The inlet keeps its port: closed and made again at once along the new route."""
+        if kind == "inlet":
             for inlet in self.node.inlets():
                 if inlet.address == key:
                     inlet.close()
             self.node.create_inlet(key, to=route)
         else:
-            record = next(r for r in self.config.relays if _relay_address(r) == key)
-            route, channels = self._resolve(record["at"])
             for relay in self.node.relays():
                 if relay.name == key:
                     relay.close()
             self.node.create_relay(key, at=route, wait=False)
-        self.through[(kind, key)] = channels
 
     # -- requests ----------------------------------------------------------------
 
@@ -706,8 +717,7 @@ class Daemon:
         deadline = time.monotonic() + wait
 
         def current() -> Any:  # the inlet may be reopened meanwhile, once its secure channel opens
-            with self.lock:
-                return next((i for i in self.node.inlets() if i.address == bound), inlet)
+            return next((i for i in self.node.inlets() if i.address == bound), inlet)
 
         while wait > 0 and not self._route_answers(current().route) and time.monotonic() < deadline:
             time.sleep(0.2)
