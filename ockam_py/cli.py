@@ -1324,6 +1324,17 @@ def build_parser() -> argparse.ArgumentParser:
     def at(p: argparse.ArgumentParser, flag: str = "--at", dest: str = "at") -> None:
         p.add_argument(flag, dest=dest, metavar="NODE", help="the node (name or /node/NAME; default: the default node)")
 
+    def show_delete(sub: Any, show: Callable[[Ctx], int], show_help: str, delete: Callable[[Ctx], int],
+                    delete_help: str, dest: str, metavar: str, arg_help: str, optional_show: bool = False,
+                    at_flags: Sequence[str] = ("--at",)) -> None:
+        """The ``show`` and ``delete`` subcommands of a resource: its name, the node, ``--yes``."""
+        for name, func, help_ in (("show", show, show_help), ("delete", delete, delete_help)):
+            p = leaf(sub, name, func, help_)
+            p.add_argument(dest, metavar=metavar, nargs="?" if optional_show and name == "show" else None, help=arg_help)
+            p.add_argument(*at_flags, dest="at", metavar="NODE", help="the node (name or /node/NAME; default: the default node)")
+            if name == "delete":
+                p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+
     node = group("node", "create, list, show, start, stop, delete nodes")
     p = leaf(node, "create", cmd_node_create, "create a node and run it in the background")
     p.add_argument("name", nargs="?", metavar="NAME_OR_CONFIGURATION",
@@ -1388,13 +1399,8 @@ def build_parser() -> argparse.ArgumentParser:
     ids(p, "--authorized", "identifiers the listener may present (default: any)", "-a")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="handshake timeout (default 10s)")
     at(leaf(sc, "list", cmd_secure_channel_list, "list a node's secure channels, initiated and accepted"))
-    for name, func, help_ in (("show", cmd_secure_channel_show, "show a secure channel"),
-                              ("delete", cmd_secure_channel_delete, "close a secure channel")):
-        p = leaf(sc, name, func, help_)
-        p.add_argument("address", metavar="ADDRESS", help="/service/<hex> or <hex>")
-        at(p)
-        if name == "delete":
-            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+    show_delete(sc, cmd_secure_channel_show, "show a secure channel", cmd_secure_channel_delete,
+                "close a secure channel", "address", "ADDRESS", "/service/<hex> or <hex>")
 
     scl = group("secure-channel-listener", "create and list secure channel listeners")
     p = leaf(scl, "create", cmd_listener_create,
@@ -1420,27 +1426,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="where to connect (also /ip4/.../tcp/P, /node/NAME)")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="connect timeout (default 10s)")
     at(leaf(tcp, "list", cmd_tcp_connection_list, "list a node's TCP connections"))
-    for name, func, help_ in (("show", cmd_tcp_connection_show, "show a TCP connection"),
-                              ("delete", cmd_tcp_connection_delete, "close a TCP connection")):
-        p = leaf(tcp, name, func, help_)
-        p.add_argument("address", metavar="ADDRESS", help="/worker/<hex>")
-        at(p)
-        if name == "delete":
-            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+    show_delete(tcp, cmd_tcp_connection_show, "show a TCP connection", cmd_tcp_connection_delete,
+                "close a TCP connection", "address", "ADDRESS", "/worker/<hex>")
 
     tl = group("tcp-listener", "list and show the TCP listener of a node")
     p = leaf(tl, "create", cmd_tcp_listener_create, "a second TCP listener (not supported: one listener per node)")
     p.add_argument("address", metavar="ADDRESS")
     at(p)
     at(leaf(tl, "list", cmd_tcp_listener_list, "list a node's TCP listeners"))
-    for name, func, help_ in (("show", cmd_tcp_listener_show, "show a TCP listener (by its address)"),
-                              ("delete", cmd_tcp_listener_delete, "delete a TCP listener (not supported)")):
-        p = leaf(tl, name, func, help_)
-        p.add_argument("address", metavar="ADDRESS", nargs="?" if name == "show" else None,
-                       help="HOST:PORT (default for show: the node's listener)")
-        at(p)
-        if name == "delete":
-            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling")
+    show_delete(tl, cmd_tcp_listener_show, "show a TCP listener (default: the node's)", cmd_tcp_listener_delete,
+                "delete a TCP listener (not supported)", "address", "ADDRESS", "HOST:PORT", optional_show=True)
 
     msg = group("message", "send messages")
     p = leaf(msg, "send", cmd_message_send, "send a message and print the reply")
@@ -1467,12 +1462,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="return at once; the relay connects (and reconnects) by itself")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="how long to wait for it (default 10s)")
     at(leaf(relay, "list", cmd_relay_list, "list the relays a node keeps registered"), "--to", "to")
-    for name, func, help_ in (("show", cmd_relay_show, "show a relay"), ("delete", cmd_relay_delete, "delete a relay")):
-        p = leaf(relay, name, func, help_)
-        p.add_argument("name", metavar="NAME")
-        p.add_argument("--at", "--to", dest="at", metavar="NODE", help="the node that created the relay (default: the default node)")
-        if name == "delete":
-            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+    show_delete(relay, cmd_relay_show, "show a relay", cmd_relay_delete, "delete a relay", "name", "NAME",
+                "the relay's name", at_flags=("--at", "--to"))
 
     outlet = group("tcp-outlet", "create, list, show and delete TCP outlets")
     p = leaf(outlet, "create", cmd_outlet_create, "create a TCP outlet to a TCP server")
@@ -1484,12 +1475,8 @@ def build_parser() -> argparse.ArgumentParser:
     ids(p, "--allow", "identifiers that alone may use it, and only through secure channels (default: anyone who "
                       "reaches it). Ockam's --allow takes a policy expression; this one takes only identifiers")
     at(leaf(outlet, "list", cmd_outlet_list, "list a node's TCP outlets"))
-    for name, func, help_ in (("show", cmd_outlet_show, "show a TCP outlet"), ("delete", cmd_outlet_delete, "delete a TCP outlet")):
-        p = leaf(outlet, name, func, help_)
-        p.add_argument("address", metavar="ADDRESS", help="/service/NAME or NAME")
-        at(p)
-        if name == "delete":
-            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+    show_delete(outlet, cmd_outlet_show, "show a TCP outlet", cmd_outlet_delete, "delete a TCP outlet",
+                "address", "ADDRESS", "/service/NAME or NAME")
 
     inlet = group("tcp-inlet", "create, list, show and delete TCP inlets")
     p = leaf(inlet, "create", cmd_inlet_create, "create a TCP inlet carrying connections to an outlet")
@@ -1509,12 +1496,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accepted for Ockam's spelling: each client connection tries the route anew")
     p.add_argument("--no-connection-wait", action="store_true", help="do not wait for the outlet's node")
     at(leaf(inlet, "list", cmd_inlet_list, "list a node's TCP inlets"))
-    for name, func, help_ in (("show", cmd_inlet_show, "show a TCP inlet"), ("delete", cmd_inlet_delete, "delete a TCP inlet")):
-        p = leaf(inlet, name, func, help_)
-        p.add_argument("alias", metavar="ALIAS", help="alias or bound HOST:PORT")
-        at(p)
-        if name == "delete":
-            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+    show_delete(inlet, cmd_inlet_show, "show a TCP inlet", cmd_inlet_delete, "delete a TCP inlet",
+                "alias", "ALIAS", "alias or bound HOST:PORT")
     return parser
 
 
