@@ -451,9 +451,9 @@ def create_node(ctx: Ctx, name: Optional[str], listener: str = "127.0.0.1:0") ->
 def http_port(a: argparse.Namespace) -> Optional[int]:
     """The HTTP status server's port asked for by ``--http-server[=PORT]``/``--http-server-port``."""
     value = a.http_server_port if a.http_server_port is not None else a.http_server
-    if value is None or value is False or value == "false":
+    if value is None or value is False:
         return None
-    if value is True or value == "true":
+    if value is True:
         return 0
     if not str(value).isdigit() or int(value) > 65535:
         raise CliError(f"bad HTTP server port '{value}': expected a number from 0 to 65535")
@@ -575,13 +575,14 @@ def _node_details(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
         "services": d.service_list(config),
         "tcp_connections": [],
         "udp_binds": [],
-        "relays": [{"name": r["name"], "status": "stopped", "at": r["at_display"],
-                    "remote_address": f"{r['at_display']}/service/forward_to_{r['name']}",
+        "relays": [{"name": r["name"], "status": "stopped", "connection_status": "Down", "at": r["at_display"],
+                    "remote_address": f"{r['at_display']}/service/forward_to_{r.get('address') or r['name']}",
                     "local_address": f"/node/{nd.name}"} for r in config.relays],
         "relay_entries": [],
-        "inlets": [{"alias": i["alias"], "bind_address": i["bind"], "to": i["to_display"]} for i in config.inlets],
-        "outlets": [{"address": f"/service/{o['address']}", "to": o["to"], "allow": o.get("allow")}
-                    for o in config.outlets],
+        "inlets": [{"alias": i["alias"], "bind_address": i["bind"], "bind_addr": i["bind"], "to": i["to_display"],
+                    "outlet_addr": i["to_display"], "status": "Down"} for i in config.inlets],
+        "outlets": [{"address": f"/service/{o['address']}", "from": f"/service/{o['address']}", "to": o["to"],
+                     "allow": o.get("allow")} for o in config.outlets],
         "secure_channel_listeners": listeners,
         "secure_channels": [],
         "restore_errors": [],
@@ -1351,9 +1352,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an inline node configuration (YAML or JSON): name, relays, tcp-outlets, tcp-inlets, variables")
     p.add_argument("--variable", action="append", default=[], metavar="KEY=VALUE",
                    help="a variable of the configuration (before the environment's); may be repeated")
-    p.add_argument("--http-server", "--enable-http-server", nargs="?", const=True, default=None, metavar="PORT",
-                   help="serve the node's status over HTTP on 127.0.0.1 (HEAD /, GET /show); default: off, "
-                        "without PORT a free port")
+    p.add_argument("--http-server", "--enable-http-server", action="store_true",
+                   help="serve the node's status over HTTP on 127.0.0.1, on a free port (HEAD /, GET /show); "
+                        "default: off; --http-server=PORT: at PORT")
     p.add_argument("--http-server-port", metavar="PORT", help="the same, at PORT")
     p.add_argument("--identity", metavar="IDENTITY_NAME",
                    help="run as this named identity (see: identity create); default: an identity of the node's own, "
@@ -1534,6 +1535,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args_in = raw
     else:
         args_in = [replace_hyphen_with_stdin(arg, sys.stdin) for arg in raw]
+    # --http-server=PORT (the flag alone takes no value, so it never swallows a NAME)
+    args_in = [f"--http-server-port={arg.split('=', 1)[1]}" if arg.startswith(("--http-server=", "--enable-http-server="))
+               else arg for arg in args_in]
     args = build_parser().parse_args(args_in)
     ctx = Ctx(args, d.home_dir(), args.output == "json", use_color(sys.stdout, args.no_color), args.verbose,
               quiet=args.quiet, compact=args.compact_output)

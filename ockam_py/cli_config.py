@@ -257,8 +257,10 @@ def create_from_configuration(ctx: cli.Ctx) -> int:
     if http is None:
         http = next((data[k] for k in ("http-server", "enable-http-server", "http_server") if k in data), None)
         http = True if http is True else None
-    a.http_server_port = scalar(http, "http-server-port") if http not in (None, True) else a.http_server_port
-    a.http_server = True if http is True else a.http_server
+    if http is True:
+        a.http_server = True
+    elif http is not None:
+        a.http_server_port = scalar(http, "http-server-port")
     identity = scalar(data["identity"], "identity") if "identity" in data else a.identity
     if identity is not None:
         cli.identity_path(ctx, identity)

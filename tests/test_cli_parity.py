@@ -47,6 +47,8 @@ RECORDED: Dict[str, Set[str]] = {
     "relay show": {"connection_status", "destination", "name", "relay_route", "remote_address", "worker_address"},
     "tcp-listener show": {"flow_control_id", "mode", "processor_address", "socket_addr", "type", "worker_addr"},
 }
+# A command line that does not parse: exit 64 (EX_USAGE) in both.
+USAGE = ("node", "create", "--bogus")
 # Commands that fail in both (exit code != 0): a node or resource that does not exist.
 FAILING = [("node", "show", "nosuch"), ("tcp-outlet", "show", "nosuch", "--at", "n1"),
            ("node", "delete", "nosuch", "--yes"), ("tcp-connection", "show", "nosuch", "--at", "n1")]
@@ -79,7 +81,7 @@ def scenario(run: Any, outlet_port: int, inlet_port: int) -> Dict[str, Tuple[int
     step("relay create", "relay", "create", "r1", "--at", "/node/n1", "--to", "n1")
     step("relay list[]", "relay", "list", "--to", "n1")
     step("relay show", "relay", "show", "r1", "--at", "n1")
-    for args in FAILING:
+    for args in FAILING + [USAGE]:
         rc, _ = run(*args, "--output", "json")
         out[" ".join(args)] = (rc, None)
     return out
@@ -101,6 +103,7 @@ def check_against(ours: Dict[str, Tuple[int, Any]], expected: Dict[str, Set[str]
         assert not missing, f"ockam-py {key} --output json lacks Ockam's keys {sorted(missing)}: {data}"
     for args in FAILING:
         assert ours[" ".join(args)][0] != 0, f"ockam-py {' '.join(args)} succeeded"
+    assert ours[" ".join(USAGE)][0] == 64, ours[" ".join(USAGE)]
 
 
 def ockam_py_runner(cli: Cli) -> Any:
@@ -473,9 +476,13 @@ def test_http_server_serves_the_node_status(ockam: Cli) -> None:
     assert ockam.json("node", "show", "h")["http_server_address"] == f"127.0.0.1:{port}"
     ockam.ok("node", "create", "plain")
     assert ockam.json("node", "show", "plain")["http_server_address"] is None  # off by default
-    ockam.ok("node", "create", "anyport", "--http-server")
+    ockam.ok("node", "create", "--http-server", "anyport")  # the flag takes no value: anyport is the name
     addr = ockam.json("node", "show", "anyport")["http_server_address"]
     assert addr and listening(int(addr.rsplit(":", 1)[1]))
+    port = free_port()
+    ockam.ok("node", "create", "eq", f"--http-server={port}")
+    assert ockam.json("node", "show", "eq")["http_server_address"] == f"127.0.0.1:{port}"
+    assert "bad HTTP server port 'x'" in ockam.fails("node", "create", "bad", "--http-server-port", "x")
 
 
 # ---------------------------------------------------------------------------
