@@ -811,7 +811,7 @@ def cmd_tcp_listener_show(ctx: Ctx) -> int:
     res = ctx.call(nd, "tcp_listener_list")
     want = ctx.args.address
     found = [li for li in res if want is None or want in (li["socket_addr"], li["processor_address"])
-             or (want.replace("/", "").isdigit() is False and host_port_or_none(want) == li["socket_addr"])]
+             or host_port_or_none(want) == li["socket_addr"]]
     if not found:
         raise CliError(f"TCP listener {want} was not found on node {nd.name}", f"see: {PROG} tcp-listener list --at {nd.name}")
     li = found[0]
@@ -827,17 +827,22 @@ def host_port_or_none(value: str) -> Optional[str]:
 
 
 def cmd_tcp_listener_create(ctx: Ctx) -> int:
-    """``tcp-listener create``: refused, one listener per node."""
+    """``tcp-listener create ADDRESS --at NODE``: another address where the node is reached."""
     nd = ctx.node_dir(ctx.args.at)
-    raise CliError(f"node '{nd.name}' already listens at {nd.load().tcp_listener_address}: a node of this "
-                   "package has one TCP listener", f"create another node: {PROG} node create NAME --tcp-listener-address "
-                   f"{ctx.args.address}")
+    res = ctx.call(nd, "tcp_listener_create", address=host_port(ctx.args.address, "TCP listener address", listen=True))
+    route = node_multiaddr_of_hostport(res["socket_addr"])
+    ctx.emit({"node": nd.name, **res}, f"{ctx.c('✔', 'green')} Tcp listener created! You can send messages to it "
+             f"via this route:\n    {route}", machine=route)
+    return 0
 
 
 def cmd_tcp_listener_delete(ctx: Ctx) -> int:
-    """``tcp-listener delete``: refused, a node keeps its listener."""
+    """``tcp-listener delete ADDRESS --at NODE``: one made by ``tcp-listener create``."""
     nd = ctx.node_dir(ctx.args.at)
-    raise CliError(f"node '{nd.name}' cannot close its TCP listener", f"stop the node instead: {PROG} node stop {nd.name}")
+    res = ctx.call(nd, "tcp_listener_delete", address=host_port(ctx.args.address, "TCP listener address"))
+    ctx.emit({"node": nd.name, **res}, f"{ctx.c('✔', 'green')} Deleted TCP listener {res['address']} of node {nd.name}",
+             machine=res["address"])
+    return 0
 
 
 def cmd_tcp_connection_create(ctx: Ctx) -> int:
@@ -1430,13 +1435,13 @@ def build_parser() -> argparse.ArgumentParser:
     show_delete(tcp, cmd_tcp_connection_show, "show a TCP connection", cmd_tcp_connection_delete,
                 "close a TCP connection", "address", "ADDRESS", "/worker/<hex>")
 
-    tl = group("tcp-listener", "list and show the TCP listener of a node")
-    p = leaf(tl, "create", cmd_tcp_listener_create, "a second TCP listener (not supported: one listener per node)")
-    p.add_argument("address", metavar="ADDRESS")
+    tl = group("tcp-listener", "create, list, show and delete the TCP listeners of a node")
+    p = leaf(tl, "create", cmd_tcp_listener_create, "listen at one more address (its connections reach the node)")
+    p.add_argument("address", metavar="ADDRESS", help="HOST:PORT (port 0: a free one)")
     at(p)
     at(leaf(tl, "list", cmd_tcp_listener_list, "list a node's TCP listeners"))
     show_delete(tl, cmd_tcp_listener_show, "show a TCP listener (default: the node's)", cmd_tcp_listener_delete,
-                "delete a TCP listener (not supported)", "address", "ADDRESS", "HOST:PORT", optional_show=True)
+                "delete a TCP listener made by create", "address", "ADDRESS", "HOST:PORT", optional_show=True)
 
     msg = group("message", "send messages")
     p = leaf(msg, "send", cmd_message_send, "send a message and print the reply")

@@ -101,6 +101,7 @@ class NodeConfig:
     outlets: List[Dict[str, Any]] = field(default_factory=list)  # {address, to, allow}
     inlets: List[Dict[str, str]] = field(default_factory=list)  # {alias, bind, to, to_display}
     created: float = 0.0
+    tcp_listeners: List[Dict[str, str]] = field(default_factory=list)  # {address}: more listening addresses
     http_server_port: Optional[int] = None  # None: no HTTP status server; 0: a free port, then the bound one
 
     @classmethod
@@ -371,6 +372,7 @@ class Daemon:
         # ("inlet", bound address) or ("relay", name) -> the channels' encryptors
         self.through: Dict[tuple[str, str], frozenset[str]] = {}
         self.reopen_failed: set[tuple[str, str]] = set()
+        self.forwarders: Dict[str, Any] = {}  # bound address -> TcpForwarder (tcp-listener create)
 
     # -- starting and replaying ------------------------------------------------
 
@@ -395,6 +397,7 @@ class Daemon:
             [("service", s, lambda s=s: self.node.start_service(s["kind"], s["address"])) for s in self.config.services]
             + [("secure channel listener", li, lambda li=li: self.node.create_secure_channel_listener(
                 li["address"], authorized=li.get("authorized"))) for li in self.config.listeners]
+            + [("tcp listener", t, lambda t=t: self._open_forwarder(t["address"])) for t in self.config.tcp_listeners]
             + [("outlet", o, lambda o=o: self.node.create_outlet(to=o["to"], address=o["address"], allow=o.get("allow")))
                for o in self.config.outlets]
             + [("inlet", i, lambda i=i: self._open_inlet(i)) for i in self.config.inlets]
@@ -750,13 +753,44 @@ class Daemon:
             raise LookupError(f"Connection {address} was not found in the registry.")
         return _conn_json(conn)
 
+    def _open_forwarder(self, address: str) -> Any:
+        from .tcp_forward import TcpForwarder
+
+        if self.node.tcp_listener is None:
+            raise ValueError(f"node '{self.nd.name}' has no TCP listener to forward to")
+        forwarder = TcpForwarder(address, self.node.tcp_listener.address)
+        self.forwarders[forwarder.address] = forwarder
+        return forwarder
+
+    def _listener_json(self, address: str, primary: bool) -> Dict[str, Any]:
+        return {"type": "Tcp", "mode": "Listen", "socket_addr": address, "address": address,
+                "worker_addr": "<none>", "processor_address": "0#listener" if primary else f"0#listener-{address}",
+                "flow_control_id": None, "primary": primary}
+
+    def op_tcp_listener_create(self, address: str) -> Dict[str, Any]:
+        with self.lock:
+            forwarder = self._open_forwarder(address)
+            self.config.tcp_listeners.append({"address": forwarder.address})  # the bound port, kept on restart
+            self.nd.save(self.config)
+        log.info("tcp listener %s (to the node's listener)", forwarder.address)
+        return self._listener_json(forwarder.address, False)
+
     def op_tcp_listener_list(self) -> List[Dict[str, Any]]:
-        listener = self.node.tcp_listener
-        if listener is None:
-            return []
-        return [{"type": "Tcp", "mode": "Listen", "socket_addr": listener.address,
-                 "address": listener.address, "worker_addr": "<none>", "processor_address": "0#listener",
-                 "flow_control_id": None}]
+        with self.lock:
+            main = [self._listener_json(self.node.tcp_listener.address, True)] if self.node.tcp_listener else []
+            return main + [self._listener_json(a, False) for a in self.forwarders]
+
+    def op_tcp_listener_delete(self, address: str) -> Dict[str, str]:
+        with self.lock:
+            if self.node.tcp_listener is not None and address == self.node.tcp_listener.address:
+                raise ValueError(f"node '{self.nd.name}' keeps its first TCP listener {address}; stop the node instead")
+            forwarder = self.forwarders.pop(address, None)
+            if forwarder is None:
+                raise LookupError(f"TCP listener {address} was not found on node {self.nd.name}")
+            forwarder.close()
+            self.config.tcp_listeners = [t for t in self.config.tcp_listeners if t["address"] != address]
+            self.nd.save(self.config)
+        return {"address": address}
 
     def op_worker_list(self) -> List[Dict[str, str]]:
         """The node's workers: services, listeners, outlets, relays' and connections' workers."""
@@ -836,6 +870,8 @@ class Daemon:
 
     def close(self) -> None:
         """Closes the node (its listener, connections, relays, portals)."""
+        for forwarder in self.forwarders.values():
+            forwarder.close()
         if self.node is not None:
             self.node.close()
 

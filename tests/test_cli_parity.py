@@ -292,7 +292,19 @@ def test_show_commands_and_lists(ockam: Cli, http_server: int) -> None:
     listeners = ockam.json("tcp-listener", "list", "--at", "n1")
     assert len(listeners) == 1 and listeners[0]["mode"] == "Listen"
     assert ockam.ok("tcp-listener", "show", "--at", "n1").strip() == listeners[0]["socket_addr"]
-    assert "one TCP listener" in ockam.fails("tcp-listener", "create", "127.0.0.1:0", "--at", "n1")
+    route = ockam.ok("tcp-listener", "create", "127.0.0.1:0", "--at", "n1").strip()
+    assert route.startswith("/ip4/127.0.0.1/tcp/")
+    assert ockam.ok("message", "send", "hi", "--to", f"{route}/service/uppercase").strip() == "HI"
+    second = route.rsplit("/", 1)[1]
+    assert len(ockam.json("tcp-listener", "list", "--at", "n1")) == 2
+    assert ockam.json("tcp-listener", "show", f"127.0.0.1:{second}", "--at", "n1")["socket_addr"] == f"127.0.0.1:{second}"
+    ockam.ok("node", "stop", "n1")
+    ockam.ok("node", "start", "n1")  # the extra listener comes back on its port
+    assert ockam.ok("message", "send", "hi", "--to", f"{route}/service/uppercase").strip() == "HI"
+    ockam.ok("tcp-listener", "delete", f"127.0.0.1:{second}", "--at", "n1")
+    assert not listening(int(second))
+    assert "keeps its first TCP listener" in ockam.fails("tcp-listener", "delete", listeners[0]["socket_addr"],
+                                                         "--at", "n1")
     workers = {w["addr"] for w in ockam.json("worker", "list", "--at", "n1")}
     assert {"echo", "uppercase", "api", "outlet", "web"} <= workers
 
