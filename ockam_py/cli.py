@@ -35,12 +35,14 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
 from . import __version__
 from . import daemon as d
 
 PROG = "ockam-py"
+EX_USAGE = 64  # sysexits: a command line error, as Ockam's
+EX_SOFTWARE = 70
 START_TIMEOUT = 15.0
 
 
@@ -78,6 +80,8 @@ class Ctx:
     json: bool
     color: bool
     verbose: int
+    quiet: bool = False
+    compact: bool = False
 
     def c(self, text: str, style: str) -> str:
         """``text`` in ``style`` (a colour or bold/dim) when colours are on."""
@@ -86,10 +90,13 @@ class Ctx:
         codes = ";".join(_CODES[s] for s in style.split("+"))
         return f"\033[{codes}m{text}\033[0m"
 
-    def emit(self, data: Any, text: "str | Callable[[], str]") -> None:
-        """Prints ``data`` as JSON with ``--output json``, otherwise the text."""
+    def emit(self, data: Any, text: "str | Callable[[], str]", machine: Optional[str] = None) -> None:
+        """Prints ``data`` as JSON with ``--output json``; otherwise the text, or, as Ockam does
+        when stdout is not a terminal, only ``machine`` (the value a script wants) if given."""
         if self.json:
-            print(json.dumps(data, indent=2))
+            print(json.dumps(data, indent=None if self.compact else 2))
+        elif machine is not None and not _isatty(sys.stdout):
+            print(machine)
         else:
             out = text() if callable(text) else text
             if out:
@@ -97,15 +104,27 @@ class Ctx:
 
     # -- nodes -----------------------------------------------------------------
 
-    def node_dir(self, name: Optional[str], what: str = "--at") -> d.NodeDir:
+    def info(self, text: str) -> None:
+        """A status line on stderr (none with ``--quiet``)."""
+        if not self.quiet:
+            sys.stderr.write(text + "\n")
+
+    def node_dir(self, name: Optional[str], what: str = "--at", create_default: bool = True) -> d.NodeDir:
         """The state directory of an existing node named ``name`` (or ``/node/name``).
 
-        Without a name, the default node (the first one created).
+        Without a name, the default node (the first one created); as Ockam does, one is
+        created (with a random name) when there is none.
         """
         if name is None:
             default = default_node(self.home)
             if default is None:
-                raise CliError("no node given and no default node", f"pass {what} NODE, or create one: {PROG} node create NAME")
+                if not create_default:
+                    how = f"pass {what} NODE" if what.startswith("-") else f"give a node {what}"
+                    raise CliError("no node given and no default node",
+                                   f"{how}, or create one: {PROG} node create NAME")
+                nd = create_node(self, None)
+                self.info(f"Created the default node {nd.name}")
+                return nd
             name = default
         if name.startswith("/node/"):
             name = name[len("/node/"):]
@@ -124,6 +143,13 @@ class Ctx:
             if self.verbose and e.remote_traceback:
                 sys.stderr.write(e.remote_traceback)
             raise CliError(str(e)) from None
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -286,11 +312,17 @@ def node_summary(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
     status, pid = node_status(nd)
     config = nd.load()
     listener = config.tcp_listener_address
+    is_default = default_node(ctx.home) == nd.name
     return {
         "name": nd.name,
+        "node_name": nd.name,
         "status": status,
         "pid": pid,
-        "default": default_node(ctx.home) == nd.name,
+        "default": is_default,
+        "is_default": is_default,
+        "identity_name": config.identity,
+        "http_server_address": f"127.0.0.1:{config.http_server_port}" if config.http_server_port else None,
+        "transports": [{"type": "Tcp", "mode": "Listen", "socket_addr": listener}] if listener else [],
         "identifier": stored_identifier(nd, config),
         "identity": config.identity,
         "tcp_listener_address": listener,
@@ -320,8 +352,8 @@ def wait_started(nd: d.NodeDir, poll: Callable[[], Optional[int]], pid: int) -> 
         time.sleep(0.03)
 
 
-def _kill(pid: int) -> None:
-    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+def _kill(pid: int, first: signal.Signals = signal.SIGTERM) -> None:
+    for sig, wait in ((first, 3.0), (signal.SIGKILL, 3.0)):
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
@@ -358,44 +390,142 @@ def start_daemon(ctx: Ctx, nd: d.NodeDir) -> int:
 # node ...
 
 
-def cmd_node_create(ctx: Ctx) -> int:
-    """``node create [NAME] [--tcp-listener-address A] [--foreground]``."""
-    a = ctx.args
-    name = a.name or f"node-{secrets.token_hex(3)}"
+NAME_HINT = "use letters, digits, '_', '.', '-' (up to 64, not starting with '.' or '-')"
+
+
+def check_node_name(name: str) -> str:
+    """``name`` if it can name a node; a one-line error otherwise."""
     if not d.valid_name(name):
-        raise CliError(f"bad node name '{name}': use letters, digits, '_', '.', '-' (up to 64)")
-    listener = host_port(a.tcp_listener_address, "TCP listener address", listen=True)
-    udp = host_port(a.udp_listener_address, "UDP listener address", listen=True) if a.udp_listener_address else None
-    if a.identity is not None:
-        identity_path(ctx, a.identity)  # it must exist
+        raise CliError(f"Invalid value for NAME_OR_CONFIGURATION: '{name}' is not a node name", NAME_HINT)
+    return name
+
+
+def random_node_name(home: Path) -> str:
+    """A free random node name, as Ockam gives (``node create`` without a name)."""
+    while True:
+        name = f"node-{secrets.token_hex(3)}"
+        if not d.NodeDir(home, name).exists():
+            return name
+
+
+def new_node_dir(ctx: Ctx, config: d.NodeConfig) -> d.NodeDir:
+    """Makes the state directory of a new node and records ``config``; the first node is the default."""
     (ctx.home / "nodes").mkdir(parents=True, exist_ok=True, mode=0o700)
-    nd = d.NodeDir(ctx.home, name)
+    nd = d.NodeDir(ctx.home, config.name)
     if not d.socket_path_ok(nd):
         raise CliError(f"state path too long for a unix socket: {nd.socket}", f"set {d.HOME_ENV} to a shorter path")
     try:
         nd.path.mkdir(mode=0o700)
     except FileExistsError:
         if nd.exists():
-            raise CliError(f"node '{name}' already exists", f"see: {PROG} node show {name}") from None
+            raise CliError(f"node '{config.name}' already exists", f"see: {PROG} node show {config.name}") from None
         shutil.rmtree(nd.path, ignore_errors=True)  # left by a create that failed half-way
         nd.path.mkdir(mode=0o700)
-    nd.save(d.NodeConfig(name=name, tcp_listener_address=listener, udp_listener_address=udp, identity=a.identity,
-                         created=time.time()))
+    config.created = config.created or time.time()
+    nd.save(config)
     if default_node(ctx.home) is None:
-        set_default_node(ctx.home, name)
-    if a.foreground:
-        sys.stderr.write(f"Node {name} runs in the foreground; Ctrl-C stops it. Log: {nd.log_file}\n")
-        return d.run(nd, foreground=True, verbose=ctx.verbose > 0)
+        set_default_node(ctx.home, config.name)
+    return nd
+
+
+def forget_node(ctx: Ctx, nd: d.NodeDir) -> None:
+    """Removes the state of a node whose creation failed."""
+    shutil.rmtree(nd.path, ignore_errors=True)
+    if default_node(ctx.home) is None:
+        set_default_node(ctx.home, None)
+
+
+def create_node(ctx: Ctx, name: Optional[str], listener: str = "127.0.0.1:0") -> d.NodeDir:
+    """Creates a node with nothing but its defaults and starts it in the background."""
+    config = d.NodeConfig(name=check_node_name(name) if name else random_node_name(ctx.home),
+                          tcp_listener_address=host_port(listener, "TCP listener address", listen=True))
+    nd = new_node_dir(ctx, config)
     try:
         start_daemon(ctx, nd)
     except BaseException:
-        shutil.rmtree(nd.path, ignore_errors=True)
-        if default_node(ctx.home) is None:
-            set_default_node(ctx.home, None)
+        forget_node(ctx, nd)
         raise
-    info = node_summary(ctx, nd)
-    ctx.emit(info, lambda: f"{ctx.c('✔', 'green')} Created a new node named {ctx.c(name, 'bold')}"
-             f" (pid {info['pid']}, TCP listener {info['tcp_listener_address']}, identifier {info['identifier']})")
+    return nd
+
+
+def http_port(a: argparse.Namespace) -> Optional[int]:
+    """The HTTP status server's port asked for by ``--http-server[=PORT]``/``--http-server-port``."""
+    value = a.http_server_port if a.http_server_port is not None else a.http_server
+    if value is None or value is False:
+        return None
+    if value is True:
+        return 0
+    if not str(value).isdigit() or int(value) > 65535:
+        raise CliError(f"bad HTTP server port '{value}': expected a number from 0 to 65535")
+    return int(value)
+
+
+def cmd_node_create(ctx: Ctx) -> int:
+    """``node create [NAME | CONFIGURATION] [--tcp-listener-address A] [-f [-e]] [--configuration C]``."""
+    from . import cli_config
+
+    a = ctx.args
+    if a.exit_on_eof and not a.foreground:
+        raise CliError("--exit-on-eof needs --foreground", f"see: {PROG} node create --help")
+    if a.configuration is not None or (a.name and Path(a.name).is_file()):
+        return cli_config.create_from_configuration(ctx)
+    if a.variable:
+        raise CliError("--variable is only for a node configuration", "pass a configuration file or --configuration")
+    name = check_node_name(a.name) if a.name else random_node_name(ctx.home)
+    nd = d.NodeDir(ctx.home, name)
+    if nd.exists():
+        return _create_existing(ctx, nd)
+    listener = host_port(a.tcp_listener_address, "TCP listener address", listen=True)
+    udp = host_port(a.udp_listener_address, "UDP listener address", listen=True) if a.udp_listener_address else None
+    if a.identity is not None:
+        identity_path(ctx, a.identity)  # it must exist
+    nd = new_node_dir(ctx, d.NodeConfig(name=name, tcp_listener_address=listener, udp_listener_address=udp,
+                                        identity=a.identity, http_server_port=http_port(a)))
+    return run_created(ctx, nd, new=True)
+
+
+def _create_existing(ctx: Ctx, nd: d.NodeDir) -> int:
+    """``node create NAME`` for a node that exists: an error while it runs; otherwise, as
+    Ockam does, it runs again with everything it ran (services, relays, inlets, outlets)."""
+    if node_status(nd)[0] != "stopped":
+        raise CliError(f"node '{nd.name}' already exists and is running",
+                       f"see: {PROG} node show {nd.name}; or delete it: {PROG} node delete {nd.name}")
+    port = http_port(ctx.args)
+    if port is not None:
+        config = nd.load()
+        config.http_server_port = port
+        nd.save(config)
+    return run_created(ctx, nd, new=False)
+
+
+def run_created(ctx: Ctx, nd: d.NodeDir, new: bool) -> int:
+    """Runs a created node: in this process with ``--foreground``, otherwise in the background
+    (then prints it); a new node whose start fails is forgotten."""
+    a = ctx.args
+    if a.foreground:
+        ctx.info(f"Node {nd.name} runs in the foreground; Ctrl-C stops it. Log: {nd.log_file}")
+        rc = d.run(nd, foreground=True, verbose=ctx.verbose > 0, exit_on_eof=a.exit_on_eof)
+        if rc != 0 and new:
+            forget_node(ctx, nd)
+        return rc
+    try:
+        start_daemon(ctx, nd)
+    except BaseException:
+        if new:
+            forget_node(ctx, nd)
+        raise
+    info = _node_details(ctx, nd)
+    verb = "Created a new node named" if new else "Started again the node named"
+
+    def text() -> str:
+        lines = [f"{ctx.c('✔', 'green')} {verb} {ctx.c(nd.name, 'bold')} (pid {info['pid']}, "
+                 f"TCP listener {info['tcp_listener_address']}, identifier {info['identifier']})"]
+        if info.get("http_server_address"):
+            lines.append(f"  HTTP server: http://{info['http_server_address']}/show")
+        lines += [f"  warning: not restored: {e}" for e in info["restore_errors"]]
+        return "\n".join(lines)
+
+    ctx.emit(info, text, machine=nd.name)
     return 0
 
 
@@ -442,17 +572,17 @@ def _node_details(ctx: Ctx, nd: d.NodeDir) -> Dict[str, Any]:
     if not any(li["address"] == "api" for li in config.listeners):  # every node listens at api
         listeners.insert(0, {"address": "/service/api", "authorized": None})
     stopped = {
-        "services": [{"kind": k, "address": f"/service/{k}"} for k in d.DEFAULT_SERVICES]
-        + [{"kind": s["kind"], "address": f"/service/{s['address']}"} for s in config.services],
+        "services": d.service_list(config),
         "tcp_connections": [],
         "udp_binds": [],
-        "relays": [{"name": r["name"], "status": "stopped", "at": r["at_display"],
-                    "remote_address": f"{r['at_display']}/service/forward_to_{r['name']}",
+        "relays": [{"name": r["name"], "status": "stopped", "connection_status": "Down", "at": r["at_display"],
+                    "remote_address": f"{r['at_display']}/service/forward_to_{r.get('address') or r['name']}",
                     "local_address": f"/node/{nd.name}"} for r in config.relays],
         "relay_entries": [],
-        "inlets": [{"alias": i["alias"], "bind_address": i["bind"], "to": i["to_display"]} for i in config.inlets],
-        "outlets": [{"address": f"/service/{o['address']}", "to": o["to"], "allow": o.get("allow")}
-                    for o in config.outlets],
+        "inlets": [{"alias": i["alias"], "bind_address": i["bind"], "bind_addr": i["bind"], "to": i["to_display"],
+                    "outlet_addr": i["to_display"], "status": "Down"} for i in config.inlets],
+        "outlets": [{"address": f"/service/{o['address']}", "from": f"/service/{o['address']}", "to": o["to"],
+                     "allow": o.get("allow")} for o in config.outlets],
         "secure_channel_listeners": listeners,
         "secure_channels": [],
         "restore_errors": [],
@@ -466,7 +596,8 @@ def _relay_line(ctx: Ctx, r: Dict[str, Any]) -> str:
 
 
 def _inlet_line(ctx: Ctx, i: Dict[str, Any]) -> str:
-    return f"Inlet {ctx.c(i['alias'], 'bold')} at {i['bind_address']} → {i['to']}" + _stats(i)
+    status = f" [{i['status']}]" if i.get("status") else ""
+    return f"Inlet {ctx.c(i['alias'], 'bold')} at {i['bind_address']} → {i['to']}{status}" + _stats(i)
 
 
 def _outlet_line(ctx: Ctx, o: Dict[str, Any]) -> str:
@@ -495,7 +626,7 @@ def _stats(p: Dict[str, Any]) -> str:
 
 def cmd_node_show(ctx: Ctx) -> int:
     """``node show NAME``: status, listener, services, connections, relays, portals."""
-    nd = ctx.node_dir(ctx.args.name, "NAME")
+    nd = ctx.node_dir(ctx.args.name, "NAME", create_default=False)
     info = _node_details(ctx, nd)
 
     def text() -> str:
@@ -536,7 +667,7 @@ def cmd_node_show(ctx: Ctx) -> int:
 
 def cmd_node_start(ctx: Ctx) -> int:
     """``node start NAME``: runs a stopped node again with everything it ran."""
-    nd = ctx.node_dir(ctx.args.name, "NAME")
+    nd = ctx.node_dir(ctx.args.name, "NAME", create_default=False)
     if d.ping(nd):
         info = node_summary(ctx, nd)
         ctx.emit(info, f"Node {nd.name} is already running (pid {info['pid']})")
@@ -556,7 +687,7 @@ def cmd_node_start(ctx: Ctx) -> int:
 
 def cmd_node_stop(ctx: Ctx) -> int:
     """``node stop NAME``: stops the node's process; ``node start`` runs it again."""
-    nd = ctx.node_dir(ctx.args.name, "NAME")
+    nd = ctx.node_dir(ctx.args.name, "NAME", create_default=False)
     was_running = stop_node(nd)
     ctx.emit({"name": nd.name, "was_running": was_running},
              f"Stopped node {nd.name}" if was_running else f"Node {nd.name} was not running")
@@ -566,11 +697,11 @@ def cmd_node_stop(ctx: Ctx) -> int:
 def cmd_node_delete(ctx: Ctx) -> int:
     """``node delete NAME | --all [--yes]``: stops nodes and removes their state."""
     a = ctx.args
-    if a.all == bool(a.name):
-        raise CliError("give a node NAME or --all")
-    names = d.node_names(ctx.home) if a.all else [ctx.node_dir(a.name, "NAME").name]
+    if a.all and a.name:
+        raise CliError("give a node NAME or --all, not both")
+    names = d.node_names(ctx.home) if a.all else [ctx.node_dir(a.name, "NAME", create_default=False).name]
     if a.all and names and not a.yes:
-        if not sys.stdin.isatty():
+        if not sys.stdin.isatty() or a.no_input or ctx.quiet:
             raise CliError("deleting all nodes needs confirmation", "pass --yes")
         answer = input(f"Delete all {len(names)} nodes ({', '.join(names)})? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
@@ -578,19 +709,22 @@ def cmd_node_delete(ctx: Ctx) -> int:
     deleted = []
     for name in names:
         nd = d.NodeDir(ctx.home, name)
+        if a.force and nd.daemon_pid():
+            _kill(nd.daemon_pid() or 0, first=signal.SIGKILL)
         stop_node(nd)
         shutil.rmtree(nd.path, ignore_errors=True)
         deleted.append(name)
     if default_node(ctx.home) is None:
         set_default_node(ctx.home, None)
-    ctx.emit({"deleted": deleted},
-             "\n".join(f"{ctx.c('✔', 'green')} Deleted node {ctx.c(n, 'bold')}" for n in deleted) or "No nodes to delete")
+    ctx.emit({"deleted": deleted, "name": deleted[0] if len(deleted) == 1 else None},
+             "\n".join(f"{ctx.c('✔', 'green')} Deleted node {ctx.c(n, 'bold')}" for n in deleted) or "No nodes to delete",
+             machine="\n".join(deleted))
     return 0
 
 
 def cmd_node_logs(ctx: Ctx) -> int:
     """``node logs NAME``: the node's log (``--path``: only where it is)."""
-    nd = ctx.node_dir(ctx.args.name, "NAME")
+    nd = ctx.node_dir(ctx.args.name, "NAME", create_default=False)
     if ctx.args.path or ctx.json:
         ctx.emit({"name": nd.name, "log": str(nd.log_file)}, str(nd.log_file))
         return 0
@@ -608,7 +742,7 @@ def cmd_node_logs(ctx: Ctx) -> int:
 def cmd_node_default(ctx: Ctx) -> int:
     """``node default [NAME]``: shows or sets the node used when a command names none."""
     if ctx.args.name:
-        nd = ctx.node_dir(ctx.args.name, "NAME")
+        nd = ctx.node_dir(ctx.args.name, "NAME", create_default=False)
         set_default_node(ctx.home, nd.name)
     name = default_node(ctx.home)
     ctx.emit({"default": name}, name or "No default node")
@@ -643,6 +777,71 @@ def cmd_service_list(ctx: Ctx) -> int:
     nd = ctx.node_dir(ctx.args.at)
     res = ctx.call(nd, "service_list")
     ctx.emit(res, lambda: "\n".join(f"{s['address']} ({s['kind']})" for s in res))
+    return 0
+
+
+def cmd_worker_list(ctx: Ctx) -> int:
+    """``worker list --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "worker_list")
+    ctx.emit(res, lambda: "\n".join(f"Worker {w['addr']}" for w in res))
+    return 0
+
+
+def cmd_tcp_connection_show(ctx: Ctx) -> int:
+    """``tcp-connection show ADDRESS --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "tcp_connection_show", address=ctx.args.address)
+    ctx.emit({"node": nd.name, **res}, lambda: _conn_line(ctx, res))
+    return 0
+
+
+def cmd_tcp_listener_list(ctx: Ctx) -> int:
+    """``tcp-listener list --at NODE``: the node's TCP listener."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "tcp_listener_list")
+    ctx.emit(res, lambda: "\n".join(f"TCP, Listening at {li['socket_addr']}" for li in res)
+             or f"Node {nd.name} has no TCP listener")
+    return 0
+
+
+def cmd_tcp_listener_show(ctx: Ctx) -> int:
+    """``tcp-listener show [ADDRESS] --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "tcp_listener_list")
+    want = ctx.args.address
+    found = [li for li in res if want is None or want in (li["socket_addr"], li["processor_address"])
+             or host_port_or_none(want) == li["socket_addr"]]
+    if not found:
+        raise CliError(f"TCP listener {want} was not found on node {nd.name}", f"see: {PROG} tcp-listener list --at {nd.name}")
+    li = found[0]
+    ctx.emit({"node": nd.name, **li}, f"TCP, Listening at {li['socket_addr']}", machine=li["socket_addr"])
+    return 0
+
+
+def host_port_or_none(value: str) -> Optional[str]:
+    try:
+        return host_port(value)
+    except CliError:
+        return None
+
+
+def cmd_tcp_listener_create(ctx: Ctx) -> int:
+    """``tcp-listener create ADDRESS --at NODE``: another address where the node is reached."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "tcp_listener_create", address=host_port(ctx.args.address, "TCP listener address", listen=True))
+    route = node_multiaddr_of_hostport(res["socket_addr"])
+    ctx.emit({"node": nd.name, **res}, f"{ctx.c('✔', 'green')} Tcp listener created! You can send messages to it "
+             f"via this route:\n    {route}", machine=route)
+    return 0
+
+
+def cmd_tcp_listener_delete(ctx: Ctx) -> int:
+    """``tcp-listener delete ADDRESS --at NODE``: one made by ``tcp-listener create``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "tcp_listener_delete", address=host_port(ctx.args.address, "TCP listener address"))
+    ctx.emit({"node": nd.name, **res}, f"{ctx.c('✔', 'green')} Deleted TCP listener {res['address']} of node {nd.name}",
+             machine=res["address"])
     return 0
 
 
@@ -681,19 +880,24 @@ def cmd_message_send(ctx: Ctx) -> int:
     """``message send MSG --from NODE --to ROUTE [--timeout S]``: prints the reply."""
     a = ctx.args
     route = resolve_route(ctx.home, a.to)
+    if a.hex:
+        try:
+            bytes.fromhex(a.message)
+        except ValueError:
+            raise CliError(f"The message is not a valid hex string: '{a.message}'") from None
     if a.from_ is None and default_node(ctx.home) is None:
-        reply = _send_from_temporary_node(a.message, route, a.timeout, a.to)
+        reply = _send_from_temporary_node(a.message, route, a.timeout, a.to, a.hex)
     else:
         nd = ctx.node_dir(a.from_, "--from")
-        reply = _send_via(ctx, nd, a.message, route, a.timeout, a.to)
+        reply = _send_via(ctx, nd, a.message, route, a.timeout, a.to, a.hex)
     ctx.emit({"reply": reply}, reply)
     return 0
 
 
-def _send_via(ctx: Ctx, nd: d.NodeDir, message: str, route: str, timeout: float, shown: str) -> str:
+def _send_via(ctx: Ctx, nd: d.NodeDir, message: str, route: str, timeout: float, shown: str, hex_: bool) -> str:
     try:
         res = d.request(nd, "message_send", timeout=timeout + 5, verbose=ctx.verbose > 0,
-                        message=message, to=route, wait=timeout)
+                        message=message, to=route, wait=timeout, **({"hex": True} if hex_ else {}))
     except d.NotRunningError:
         raise CliError(f"node '{nd.name}' is not running", f"start it with: {PROG} node start {nd.name}") from None
     except d.RemoteError as e:
@@ -707,11 +911,13 @@ def _send_via(ctx: Ctx, nd: d.NodeDir, message: str, route: str, timeout: float,
     return str(res["reply"])
 
 
-def _send_from_temporary_node(message: str, route: str, timeout: float, shown: str) -> str:
+def _send_from_temporary_node(message: str, route: str, timeout: float, shown: str, hex_: bool) -> str:
     from .node import Node
 
     with Node(f"ockam-py-{os.getpid()}") as node:
         try:
+            if hex_:
+                return bytes(node.message_send(bytes.fromhex(message), to=route, timeout=timeout)).hex()
             return str(node.message_send(message, to=route, timeout=timeout))
         except TimeoutError as e:
             raise CliError(f"{e} from {shown}") from None
@@ -723,26 +929,54 @@ def _send_from_temporary_node(message: str, route: str, timeout: float, shown: s
 # relays and portals
 
 
-def cmd_relay_create(ctx: Ctx) -> int:
-    """``relay create [NAME] --at ROUTE --to NODE``: makes NODE reachable at ROUTE/service/forward_to_NAME."""
-    a = ctx.args
-    nd = ctx.node_dir(a.to, "--to")
-    at = a.at.strip()
+def relay_at(ctx: Ctx, value: str) -> "tuple[str, str]":
+    """``--at`` of ``relay create`` (``n2``, ``/node/n2``, a route or ``HOST:PORT``) as the route
+    to send and the route to show."""
+    at = value.strip()
+    if d.valid_name(at) and d.NodeDir(ctx.home, at).exists():
+        at = f"/node/{at}"
     down = stopped_node(ctx.home, at)
     if down:
         raise CliError(f"node '{down}' is not running", f"start it with: {PROG} node start {down}")
     if at.startswith("/"):
-        at_route = resolve_route(ctx.home, at)
-        display = at
-    else:
-        at_route = host_port(at, "--at address")
-        display = node_multiaddr_of_hostport(at_route)
-    res = ctx.call(nd, "relay_create", timeout=a.timeout + 5, name=a.name, at=at_route, at_display=display,
-                   wait=a.timeout)
+        return resolve_route(ctx.home, at), at
+    if ":" not in at and not at.isdigit():
+        raise CliError(f"unknown node '{at}' for --at", f"see: {PROG} node list")
+    hp = host_port(at, "--at address")
+    return hp, node_multiaddr_of_hostport(hp)
+
+
+def cmd_relay_create(ctx: Ctx) -> int:
+    """``relay create [NAME] --at NODE|ROUTE [--to NODE] [--relay-address A] [--no-connection-wait]``:
+    makes NODE reachable at ROUTE/service/forward_to_NAME."""
+    a = ctx.args
+    if a.at is None:
+        raise CliError("relay create needs --at: there is no project to relay at",
+                       f"pass the relay node: {PROG} relay create {a.name} --at NODE")
+    name = worker_name(a.name, "relay name")
+    address = worker_name(a.relay_address, "--relay-address") if a.relay_address else None
+    at_route, display = relay_at(ctx, a.at)
+    nd = ctx.node_dir(a.to, "--to")
+    res = ctx.call(nd, "relay_create", timeout=a.timeout + 5, name=name, at=at_route, at_display=display,
+                   wait=a.timeout, address=address, no_wait=a.no_connection_wait)
     arrow = ctx.c("→", "dim")
+    remote = res["remote_address"][len(display):]  # /service/forward_to_NAME, at the relay node
+    if a.no_connection_wait and res["status"] != "up":
+        text = (f"{ctx.c('✔', 'green')} Relay will be created automatically from {ctx.c(display, 'bold')} {arrow} "
+                f"{ctx.c('/node/' + nd.name, 'bold')} as soon as a connection can be established.")
+        ctx.emit({"node": nd.name, **res}, text)
+        return 0
     ctx.emit({"node": nd.name, **res},
              f"{ctx.c('✔', 'green')} Now relaying messages from {ctx.c(res['remote_address'], 'bold')} {arrow} "
-             f"{ctx.c(res['local_address'], 'bold')}")
+             f"{ctx.c(res['local_address'], 'bold')}", machine=remote)
+    return 0
+
+
+def cmd_relay_show(ctx: Ctx) -> int:
+    """``relay show NAME [--at NODE]``."""
+    nd = ctx.node_dir(ctx.args.at, "--at")
+    res = ctx.call(nd, "relay_show", name=ctx.args.name)
+    ctx.emit({"node": nd.name, **res}, lambda: _relay_line(ctx, res), machine=res["name"])
     return 0
 
 
@@ -766,7 +1000,7 @@ def cmd_relay_list(ctx: Ctx) -> int:
 
 def cmd_relay_delete(ctx: Ctx) -> int:
     """``relay delete NAME --at NODE``."""
-    nd = ctx.node_dir(ctx.args.at, "--at")
+    nd = ctx.node_dir(ctx.args.at, "--at", create_default=False)
     ctx.call(nd, "relay_delete", name=ctx.args.name)
     ctx.emit({"node": nd.name, "name": ctx.args.name},
              f"{ctx.c('✔', 'green')} Relay {ctx.args.name} on node {nd.name} has been deleted")
@@ -774,17 +1008,28 @@ def cmd_relay_delete(ctx: Ctx) -> int:
 
 
 def cmd_outlet_create(ctx: Ctx) -> int:
-    """``tcp-outlet create --at NODE --from /service/outlet --to HOST:PORT``."""
+    """``tcp-outlet create [NAME] --at NODE [--from /service/outlet] --to HOST:PORT``."""
     a = ctx.args
-    nd = ctx.node_dir(a.at)
-    address = worker_name(a.from_, "--from address")
+    if a.name and a.from_ and worker_name(a.name, "outlet name") != worker_name(a.from_, "--from address"):
+        raise CliError(f"outlet named twice: '{a.name}' and --from '{a.from_}'", "give one of them")
+    given = a.from_ or a.name
+    address = worker_name(given, "--from address") if given else None
     target = host_port(a.to, "--to address")
     allow = identifiers(a.allow, "--allow")
+    nd = ctx.node_dir(a.at)
     res = ctx.call(nd, "outlet_create", address=address, to=target, allow=allow)
     only = f", allowing only {', '.join(allow)} through secure channels" if allow else ""
     ctx.emit({"node": nd.name, **res},
              f"{ctx.c('✔', 'green')} Created a new TCP outlet in the node {nd.name} at "
-             f"{ctx.c(res['address'], 'bold')} bound to {ctx.c(res['to'], 'bold')}{only}")
+             f"{ctx.c(res['address'], 'bold')} bound to {ctx.c(res['to'], 'bold')}{only}", machine=res["address"])
+    return 0
+
+
+def cmd_outlet_show(ctx: Ctx) -> int:
+    """``tcp-outlet show ADDRESS --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "outlet_show", address=worker_name(ctx.args.address, "outlet address"))
+    ctx.emit(res, lambda: _outlet_line(ctx, res), machine=res["address"])
     return 0
 
 
@@ -805,16 +1050,46 @@ def cmd_outlet_delete(ctx: Ctx) -> int:
     return 0
 
 
+def relay_route(ctx: Ctx, relay: str) -> str:
+    """``/node/N/service/forward_to_RELAY``: where the relay named ``relay`` of a node here is."""
+    for name in d.node_names(ctx.home):
+        for r in d.NodeDir(ctx.home, name).load().relays:
+            if r["name"] == relay:
+                return f"{r['at_display']}/service/forward_to_{r.get('address') or relay}"
+    raise CliError(f"no node here has a relay named '{relay}'", f"create it: {PROG} relay create {relay} --at NODE --to NODE")
+
+
 def cmd_inlet_create(ctx: Ctx) -> int:
-    """``tcp-inlet create --at NODE --from HOST:PORT --to ROUTE [--alias A]``."""
+    """``tcp-inlet create [NAME] --at NODE --from HOST:PORT --to ROUTE [--via RELAY] [--alias A]``."""
     a = ctx.args
-    nd = ctx.node_dir(a.at)
+    if a.name and a.alias and a.name != a.alias:
+        raise CliError(f"inlet named twice: '{a.name}' and --alias '{a.alias}'", "give one of them")
+    alias = a.alias or a.name
+    if alias is not None and not d.valid_name(alias):
+        raise CliError(f"bad inlet alias '{alias}'", NAME_HINT)
     bind = host_port(a.from_, "--from address", listen=True)
-    route = resolve_route(ctx.home, a.to)
-    res = ctx.call(nd, "inlet_create", bind=bind, to=route, to_display=a.to, alias=a.alias)
-    ctx.emit({"node": nd.name, **res},
-             f"{ctx.c('✔', 'green')} Created a new TCP inlet {res['alias']} in the node {nd.name} bound to "
-             f"{ctx.c(res['bind_address'], 'bold')}, sending traffic to {ctx.c(res['to'], 'bold')}")
+    to = a.to
+    if a.via is not None or to is None or not to.startswith("/"):
+        # as Ockam: --to names the outlet, reached through the relay --via (default: "default")
+        outlet = worker_name(to or "outlet", "--to outlet")
+        to = f"{relay_route(ctx, a.via or 'default')}/secure/api/service/{outlet}"  # Ockam's route
+    route = resolve_route(ctx.home, to)
+    nd = ctx.node_dir(a.at)
+    wait = 0.0 if a.no_connection_wait else a.connection_wait
+    res = ctx.call(nd, "inlet_create", timeout=wait + 10, bind=bind, to=route, to_display=to, alias=alias, wait=wait)
+    text = (f"{ctx.c('✔', 'green')} Created a new TCP inlet {res['alias']} in the node {nd.name} bound to "
+            f"{ctx.c(res['bind_address'], 'bold')}, sending traffic to {ctx.c(res['to'], 'bold')}")
+    if res["status"] != "Up":
+        text += "\n  the outlet's node does not answer yet; each new connection tries again"
+    ctx.emit({"node": nd.name, **res}, text, machine=res["bind_address"])
+    return 0
+
+
+def cmd_inlet_show(ctx: Ctx) -> int:
+    """``tcp-inlet show ALIAS --at NODE``."""
+    nd = ctx.node_dir(ctx.args.at)
+    res = ctx.call(nd, "inlet_show", alias=ctx.args.alias)
+    ctx.emit({"node": nd.name, **res}, lambda: _inlet_line(ctx, res), machine=res["bind_address"])
     return 0
 
 
@@ -1013,24 +1288,38 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
     p.add_argument("--no-color", action="store_true", default=dflt(False), help="no colours (also: NO_COLOR=1)")
     p.add_argument("-v", "--verbose", action="count", default=dflt(0),
                    help="tracebacks on errors; -vv: debug logs of new nodes")
+    p.add_argument("-q", "--quiet", action="store_true", default=dflt(bool(os.environ.get("QUIET"))),
+                   help="no status messages on stderr, no confirmation prompts (also: QUIET=1)")
+    p.add_argument("--no-input", action="store_true", default=dflt(bool(os.environ.get("NO_INPUT"))),
+                   help="never prompt (also: NO_INPUT=1)")
+    p.add_argument("--compact-output", action="store_true", default=dflt(False), help="JSON on one line")
     return p
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line plus a hint, exit status 64 (EX_USAGE), as Ockam's."""
+
+    def error(self, message: str) -> "NoReturn":
+        _report(message, f"see: {self.prog} --help", use_color(sys.stderr), as_json="--output=json" in sys.argv
+                or ("--output" in sys.argv and "json" in sys.argv))
+        sys.exit(EX_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ockam-py`` argument parser."""
     common = _common(suppress=True)
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG, parents=[_common(suppress=False)],
         description="Ockam nodes, routes, identities, secure channels, relays and TCP portals, "
                     "each node a background process. "
                     f"State lives under ${d.HOME_ENV} (default ~/.ockam-py).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
 
     def group(name: str, help_: str) -> "argparse._SubParsersAction[argparse.ArgumentParser]":
         g = top.add_parser(name, help=help_, description=help_)
-        return g.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+        return g.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True, parser_class=Parser)
 
     def leaf(sub: Any, name: str, func: Callable[[Ctx], int], help_: Optional[str]) -> argparse.ArgumentParser:
         kw = {"help": help_} if help_ else {}
@@ -1041,15 +1330,37 @@ def build_parser() -> argparse.ArgumentParser:
     def at(p: argparse.ArgumentParser, flag: str = "--at", dest: str = "at") -> None:
         p.add_argument(flag, dest=dest, metavar="NODE", help="the node (name or /node/NAME; default: the default node)")
 
+    def show_delete(sub: Any, show: Callable[[Ctx], int], show_help: str, delete: Callable[[Ctx], int],
+                    delete_help: str, dest: str, metavar: str, arg_help: str, optional_show: bool = False,
+                    at_flags: Sequence[str] = ("--at",)) -> None:
+        """The ``show`` and ``delete`` subcommands of a resource: its name, the node, ``--yes``."""
+        for name, func, help_ in (("show", show, show_help), ("delete", delete, delete_help)):
+            p = leaf(sub, name, func, help_)
+            p.add_argument(dest, metavar=metavar, nargs="?" if optional_show and name == "show" else None, help=arg_help)
+            p.add_argument(*at_flags, dest="at", metavar="NODE", help="the node (name or /node/NAME; default: the default node)")
+            if name == "delete":
+                p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+
     node = group("node", "create, list, show, start, stop, delete nodes")
     p = leaf(node, "create", cmd_node_create, "create a node and run it in the background")
-    p.add_argument("name", nargs="?", metavar="NAME", help="node name (default: a random one)")
-    p.add_argument("--tcp-listener-address", default="127.0.0.1:0", metavar="HOST:PORT",
+    p.add_argument("name", nargs="?", metavar="NAME_OR_CONFIGURATION",
+                   help="node name (default: a random one), or a configuration file (YAML or JSON)")
+    p.add_argument("-t", "--tcp-listener-address", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="where the node listens for TCP connections (default 127.0.0.1:0: a free port)")
     p.add_argument("--udp-listener-address", default=None, metavar="IP:PORT",
                    help="also bind a UDP socket there (port 0: a free port), for routes with /ip4/A/udp/P hops; "
                         "default: no UDP")
-    p.add_argument("--foreground", action="store_true", help="run the node in this process until Ctrl-C")
+    p.add_argument("-f", "--foreground", action="store_true",
+                   help="run the node in this process, its log on stdout, until Ctrl-C or SIGTERM")
+    p.add_argument("-e", "--exit-on-eof", action="store_true", help="with --foreground: also stop at the end of stdin")
+    p.add_argument("--configuration", "--node-config", metavar="YAML",
+                   help="an inline node configuration (YAML or JSON): name, relays, tcp-outlets, tcp-inlets, variables")
+    p.add_argument("--variable", action="append", default=[], metavar="KEY=VALUE",
+                   help="a variable of the configuration (before the environment's); may be repeated")
+    p.add_argument("--http-server", "--enable-http-server", action="store_true",
+                   help="serve the node's status over HTTP on 127.0.0.1, on a free port (HEAD /, GET /show); "
+                        "default: off; --http-server=PORT: at PORT")
+    p.add_argument("--http-server-port", metavar="PORT", help="the same, at PORT")
     p.add_argument("--identity", metavar="IDENTITY_NAME",
                    help="run as this named identity (see: identity create); default: an identity of the node's own, "
                         "kept with its state")
@@ -1059,13 +1370,15 @@ def build_parser() -> argparse.ArgumentParser:
                               ("stop", cmd_node_stop, "stop a node's process, keeping its state"),
                               ("run", cmd_node_run, None)):
         p = leaf(node, name, func, help_)
-        p.add_argument("name", metavar="NAME")
+        p.add_argument("name", metavar="NAME", nargs=None if name == "run" else "?",
+                       help=None if name == "run" else "the node (default: the default node)")
     p = leaf(node, "delete", cmd_node_delete, "stop nodes and delete their state")
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--all", action="store_true", help="delete every node")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("-f", "--force", action="store_true", help="kill the process at once (SIGKILL)")
     p = leaf(node, "logs", cmd_node_logs, "print a node's log")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the node (default: the default node)")
     p.add_argument("--path", action="store_true", help="print only the log file's path")
     p.add_argument("-n", "--lines", type=int, default=0, metavar="N", help="only the last N lines")
     p = leaf(node, "default", cmd_node_default, "show or set the default node")
@@ -1092,13 +1405,8 @@ def build_parser() -> argparse.ArgumentParser:
     ids(p, "--authorized", "identifiers the listener may present (default: any)", "-a")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="handshake timeout (default 10s)")
     at(leaf(sc, "list", cmd_secure_channel_list, "list a node's secure channels, initiated and accepted"))
-    for name, func, help_ in (("show", cmd_secure_channel_show, "show a secure channel"),
-                              ("delete", cmd_secure_channel_delete, "close a secure channel")):
-        p = leaf(sc, name, func, help_)
-        p.add_argument("address", metavar="ADDRESS", help="/service/<hex> or <hex>")
-        at(p)
-        if name == "delete":
-            p.add_argument("-y", "--yes", action="store_true", help="accepted for Ockam's spelling; delete never asks")
+    show_delete(sc, cmd_secure_channel_show, "show a secure channel", cmd_secure_channel_delete,
+                "close a secure channel", "address", "ADDRESS", "/service/<hex> or <hex>")
 
     scl = group("secure-channel-listener", "create and list secure channel listeners")
     p = leaf(scl, "create", cmd_listener_create,
@@ -1115,84 +1423,137 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--addr", metavar="ADDRESS", help="its address (default: its kind)")
     at(leaf(service, "list", cmd_service_list, "list a node's services"))
 
-    tcp = group("tcp-connection", "open, list and close TCP connections of a node")
+    worker = group("worker", "list a node's workers")
+    at(leaf(worker, "list", cmd_worker_list, "list a node's workers (services, listeners, portals, relays, connections)"))
+
+    tcp = group("tcp-connection", "open, list, show and close TCP connections of a node")
     p = leaf(tcp, "create", cmd_tcp_connection_create, "open a TCP connection; prints its /worker/<hex> address")
     at(p, "--from", "from_")
     p.add_argument("--to", required=True, metavar="HOST:PORT", help="where to connect (also /ip4/.../tcp/P, /node/NAME)")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="connect timeout (default 10s)")
     at(leaf(tcp, "list", cmd_tcp_connection_list, "list a node's TCP connections"))
-    p = leaf(tcp, "delete", cmd_tcp_connection_delete, "close a TCP connection")
-    p.add_argument("address", metavar="ADDRESS", help="/worker/<hex>")
+    show_delete(tcp, cmd_tcp_connection_show, "show a TCP connection", cmd_tcp_connection_delete,
+                "close a TCP connection", "address", "ADDRESS", "/worker/<hex>")
+
+    tl = group("tcp-listener", "create, list, show and delete the TCP listeners of a node")
+    p = leaf(tl, "create", cmd_tcp_listener_create, "listen at one more address (its connections reach the node)")
+    p.add_argument("address", metavar="ADDRESS", help="HOST:PORT (port 0: a free one)")
     at(p)
+    at(leaf(tl, "list", cmd_tcp_listener_list, "list a node's TCP listeners"))
+    show_delete(tl, cmd_tcp_listener_show, "show a TCP listener (default: the node's)", cmd_tcp_listener_delete,
+                "delete a TCP listener made by create", "address", "ADDRESS", "HOST:PORT", optional_show=True)
 
     msg = group("message", "send messages")
     p = leaf(msg, "send", cmd_message_send, "send a message and print the reply")
     p.add_argument("message", metavar="MSG")
-    at(p, "--from", "from_")
-    p.add_argument("--to", required=True, metavar="ROUTE",
+    p.add_argument("-f", "--from", dest="from_", metavar="NODE",
+                   help="the node that sends it (default: the default node; without one, a temporary node)")
+    p.add_argument("-t", "--to", required=True, metavar="ROUTE",
                    help="e.g. /worker/<hex>/service/uppercase, /node/n2/service/echo, "
-                        "/node/n2/secure/api/service/echo (through a secure channel)")
+                        "/node/n2/secure/api/service/echo (through a secure channel); "
+                        "'-' in it is replaced by a line read from stdin")
+    p.add_argument("--hex", action="store_true", help="the message is hex; print the reply as hex")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="how long to wait for the reply (default 10s)")
 
-    relay = group("relay", "create, list and delete relays")
+    relay = group("relay", "create, list, show and delete relays")
     p = leaf(relay, "create", cmd_relay_create, "make a node reachable at a relay node's /service/forward_to_NAME")
     p.add_argument("name", nargs="?", default="default", metavar="NAME", help="relay name (default: default)")
-    p.add_argument("--at", required=True, metavar="ROUTE",
-                   help="the relay node: /node/N, a route, or HOST:PORT; through a secure channel "
+    p.add_argument("--at", metavar="ROUTE",
+                   help="the relay node: NODE, /node/NODE, a route, or HOST:PORT; through a secure channel "
                         "(/node/N/secure/api) the name belongs to this node's identity there")
     at(p, "--to", "to")
+    p.add_argument("--relay-address", metavar="ADDRESS",
+                   help="register as /service/forward_to_ADDRESS (default: the relay name)")
+    p.add_argument("--no-connection-wait", action="store_true",
+                   help="return at once; the relay connects (and reconnects) by itself")
     p.add_argument("--timeout", type=duration, default=10.0, metavar="S", help="how long to wait for it (default 10s)")
     at(leaf(relay, "list", cmd_relay_list, "list the relays a node keeps registered"), "--to", "to")
-    p = leaf(relay, "delete", cmd_relay_delete, "delete a relay")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--at", "--to", dest="at", metavar="NODE", help="the node that created the relay")
+    show_delete(relay, cmd_relay_show, "show a relay", cmd_relay_delete, "delete a relay", "name", "NAME",
+                "the relay's name", at_flags=("--at", "--to"))
 
-    outlet = group("tcp-outlet", "create, list and delete TCP outlets")
+    outlet = group("tcp-outlet", "create, list, show and delete TCP outlets")
     p = leaf(outlet, "create", cmd_outlet_create, "create a TCP outlet to a TCP server")
+    p.add_argument("name", nargs="?", metavar="NAME", help="its address, as --from")
     at(p)
-    p.add_argument("--from", dest="from_", default="/service/outlet", metavar="ADDRESS",
-                   help="its worker address (default /service/outlet)")
-    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the TCP server")
+    p.add_argument("--from", dest="from_", default=None, metavar="ADDRESS",
+                   help="its worker address (default: /service/outlet for the node's first, then a random one)")
+    p.add_argument("--to", required=True, metavar="HOST:PORT", help="the TCP server (a port alone: 127.0.0.1:PORT)")
     ids(p, "--allow", "identifiers that alone may use it, and only through secure channels (default: anyone who "
                       "reaches it). Ockam's --allow takes a policy expression; this one takes only identifiers")
     at(leaf(outlet, "list", cmd_outlet_list, "list a node's TCP outlets"))
-    p = leaf(outlet, "delete", cmd_outlet_delete, "delete a TCP outlet")
-    p.add_argument("address", metavar="ADDRESS", help="/service/NAME or NAME")
-    at(p)
+    show_delete(outlet, cmd_outlet_show, "show a TCP outlet", cmd_outlet_delete, "delete a TCP outlet",
+                "address", "ADDRESS", "/service/NAME or NAME")
 
-    inlet = group("tcp-inlet", "create, list and delete TCP inlets")
+    inlet = group("tcp-inlet", "create, list, show and delete TCP inlets")
     p = leaf(inlet, "create", cmd_inlet_create, "create a TCP inlet carrying connections to an outlet")
+    p.add_argument("name", nargs="?", metavar="NAME", help="its alias, as --alias")
     at(p)
     p.add_argument("--from", dest="from_", default="127.0.0.1:0", metavar="HOST:PORT",
-                   help="where it listens (default 127.0.0.1:0: a free port)")
-    p.add_argument("--to", required=True, metavar="ROUTE",
-                   help="route to the outlet, e.g. /node/n2/service/outlet, /node/n2/secure/api/service/outlet")
+                   help="where it listens (default 127.0.0.1:0: a free port; a port alone: 127.0.0.1:PORT)")
+    p.add_argument("--to", metavar="ROUTE",
+                   help="route to the outlet, e.g. /node/n2/service/outlet, /node/n2/secure/api/service/outlet; "
+                        "with --via, the outlet's name (default: outlet)")
+    p.add_argument("--via", metavar="RELAY",
+                   help="reach the outlet through the relay of this name (made by a node here with relay create)")
     p.add_argument("--alias", metavar="ALIAS", help="its name (default inlet-<port>)")
+    p.add_argument("--connection-wait", type=duration, default=5.0, metavar="S",
+                   help="how long to wait for the outlet's node to answer (default 5s); the inlet is made either way")
+    p.add_argument("--retry-wait", type=duration, default=20.0, metavar="S",
+                   help="accepted for Ockam's spelling: each client connection tries the route anew")
+    p.add_argument("--no-connection-wait", action="store_true", help="do not wait for the outlet's node")
     at(leaf(inlet, "list", cmd_inlet_list, "list a node's TCP inlets"))
-    p = leaf(inlet, "delete", cmd_inlet_delete, "delete a TCP inlet")
-    p.add_argument("alias", metavar="ALIAS", help="alias or bound HOST:PORT")
-    at(p)
+    show_delete(inlet, cmd_inlet_show, "show a TCP inlet", cmd_inlet_delete, "delete a TCP inlet",
+                "alias", "ALIAS", "alias or bound HOST:PORT")
     return parser
 
 
-def _report(message: str, hint: str, color: bool) -> None:
+def _report(message: str, hint: str, color: bool, as_json: bool = False) -> None:
+    """An error on stderr: one line (plus a hint line), or one JSON object under ``--output json``."""
+    if as_json:
+        sys.stderr.write(json.dumps({"error": message, **({"hint": hint} if hint else {})}) + "\n")
+        return
     label = "\033[1;31merror:\033[0m" if color else "error:"
     sys.stderr.write(f"{label} {message}\n")
     if hint:
         sys.stderr.write(f"  {hint}\n")
 
 
+def replace_hyphen_with_stdin(arg: str, stdin: TextIO) -> str:
+    """Ockam's ``-`` placeholder: an argument holding ``/-`` (or ``-/``) gets a line of stdin,
+    the output of the command before it in a pipe, in its place::
+
+        ockam-py relay create --at n2 --to n3 | ockam-py message send hi --to /node/n2/-/service/uppercase
+    """
+    if "/-" in arg:
+        parts = [p for p in stdin.readline().strip().split("/") if p]
+        return arg.replace("/-", "".join(f"/{p}" for p in parts))
+    if "-/" in arg:
+        parts = [p for p in stdin.readline().strip().split("/") if p]
+        return arg.replace("-/", "/" + "".join(f"{p}/" for p in parts))
+    return arg
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs ``ockam-py`` with ``argv`` (default: the process's); returns the exit code."""
-    args = build_parser().parse_args(argv)
-    ctx = Ctx(args, d.home_dir(), args.output == "json", use_color(sys.stdout, args.no_color), args.verbose)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if not sys.stdin or _isatty(sys.stdin):
+        args_in = raw
+    else:
+        args_in = [replace_hyphen_with_stdin(arg, sys.stdin) for arg in raw]
+    # --http-server=PORT (the flag alone takes no value, so it never swallows a NAME)
+    args_in = [f"--http-server-port={arg.split('=', 1)[1]}" if arg.startswith(("--http-server=", "--enable-http-server="))
+               else arg for arg in args_in]
+    args = build_parser().parse_args(args_in)
+    ctx = Ctx(args, d.home_dir(), args.output == "json", use_color(sys.stdout, args.no_color), args.verbose,
+              quiet=args.quiet, compact=args.compact_output)
     err_color = use_color(sys.stderr, args.no_color)
+    as_json = ctx.json
     try:
         return int(args.func(ctx) or 0)
     except CliError as e:
         if args.verbose:
             traceback.print_exc()
-        _report(str(e), e.hint, err_color)
+        _report(str(e), e.hint, err_color, as_json)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -1200,11 +1561,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as e:
         if args.verbose:
             traceback.print_exc()
-        _report(e.strerror if e.errno and e.strerror and not e.filename else str(e), "", err_color)
+        _report(e.strerror if e.errno and e.strerror and not e.filename else str(e), "", err_color, as_json)
     except Exception as e:  # never a traceback unless --verbose
         if args.verbose:
             traceback.print_exc()
-        _report(f"{type(e).__name__}: {e}", "" if args.verbose else "run with --verbose for details", err_color)
+        _report(f"{type(e).__name__}: {e}", "" if args.verbose else "run with --verbose for details", err_color, as_json)
     return 1
 
 

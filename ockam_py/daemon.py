@@ -30,6 +30,7 @@ The control protocol is one JSON line per request, one JSON line per answer::
 from __future__ import annotations
 
 import fcntl
+import http.server
 import json
 import logging
 import os
@@ -52,7 +53,8 @@ SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the NUL
 MAX_LINE = 1 << 20
 DEFAULT_SERVICES = ("echo", "uppercase")
 SECURE_TIMEOUT = 5.0  # a secure channel handshake for a /secure/ route
-CHANNEL_CHECK_INTERVAL = 0.5  # how often inlets and relays through secure channels are checked
+CHANNEL_CHECK_INTERVAL = 0.5
+PENDING_ROUTE = "/service/pending_secure_channel/service/outlet"  # an inlet's route until its channel opens  # how often inlets and relays through secure channels are checked
 
 log = logging.getLogger("ockam_py.daemon")
 
@@ -99,6 +101,8 @@ class NodeConfig:
     outlets: List[Dict[str, Any]] = field(default_factory=list)  # {address, to, allow}
     inlets: List[Dict[str, str]] = field(default_factory=list)  # {alias, bind, to, to_display}
     created: float = 0.0
+    tcp_listeners: List[Dict[str, str]] = field(default_factory=list)  # {address}: more listening addresses
+    http_server_port: Optional[int] = None  # None: no HTTP status server; 0: a free port, then the bound one
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "NodeConfig":
@@ -307,6 +311,17 @@ def ping(nd: NodeDir, timeout: float = 1.0) -> bool:
 # The daemon
 
 
+def _relay_address(record: Dict[str, str]) -> str:
+    """The name a relay record registers under (``--relay-address``, else its name)."""
+    return record.get("address") or record["name"]
+
+
+def service_list(config: NodeConfig) -> List[Dict[str, str]]:
+    """The node's services, with Ockam's keys (``addr``, ``type``) and this package's."""
+    records = [(k, k) for k in DEFAULT_SERVICES] + [(s["kind"], s["address"]) for s in config.services]
+    return [{"addr": a, "type": k, "kind": k, "address": f"/service/{a}"} for k, a in records]
+
+
 def _conn_json(conn: Any) -> Dict[str, Any]:
     return {
         "address": conn.address,
@@ -323,9 +338,12 @@ def _stats_json(portal: Any) -> Dict[str, int]:
 
 
 def _outlet_json(outlet: Any) -> Dict[str, Any]:
+    """An outlet as ``tcp-outlet list``/``show`` print it: Ockam's keys (``from``, ``to``,
+    ``worker_address``, ``worker_addr``, ``payload``) and this package's (address, allow, counters)."""
     allow = getattr(outlet, "allow", None)
-    return {"address": f"/service/{outlet.address}", "to": outlet.target, "allow": list(allow) if allow else None,
-            **_stats_json(outlet)}
+    address = f"/service/{outlet.address}"
+    return {"address": address, "from": address, "worker_address": address, "worker_addr": address,
+            "to": outlet.target, "payload": None, "allow": list(allow) if allow else None, **_stats_json(outlet)}
 
 
 def _channel_json(channel: Any) -> Dict[str, Any]:
@@ -354,6 +372,7 @@ class Daemon:
         # ("inlet", bound address) or ("relay", name) -> the channels' encryptors
         self.through: Dict[tuple[str, str], frozenset[str]] = {}
         self.reopen_failed: set[tuple[str, str]] = set()
+        self.forwarders: Dict[str, Any] = {}  # bound address -> TcpForwarder (tcp-listener create)
 
     # -- starting and replaying ------------------------------------------------
 
@@ -378,10 +397,11 @@ class Daemon:
             [("service", s, lambda s=s: self.node.start_service(s["kind"], s["address"])) for s in self.config.services]
             + [("secure channel listener", li, lambda li=li: self.node.create_secure_channel_listener(
                 li["address"], authorized=li.get("authorized"))) for li in self.config.listeners]
+            + [("tcp listener", t, lambda t=t: self._open_forwarder(t["address"])) for t in self.config.tcp_listeners]
             + [("outlet", o, lambda o=o: self.node.create_outlet(to=o["to"], address=o["address"], allow=o.get("allow")))
                for o in self.config.outlets]
             + [("inlet", i, lambda i=i: self._open_inlet(i)) for i in self.config.inlets]
-            + [("relay", r, lambda r=r: self._open_relay(r["name"], r["at"])) for r in self.config.relays]
+            + [("relay", r, lambda r=r: self._open_relay(_relay_address(r), r["at"])) for r in self.config.relays]
         )
         for kind, record, step in steps:
             try:
@@ -406,7 +426,16 @@ class Daemon:
         return resolved, frozenset(re.findall(r"/service/([0-9a-f]{32})", resolved)) & open_now
 
     def _create_inlet(self, bind: str, to: str) -> Any:
-        route, channels = self._resolve(to)
+        """An inlet along ``to``. When its secure channel cannot be opened yet (the far node
+        is not up), the inlet listens at once on a route that goes nowhere, reports ``Down``,
+        and :meth:`watch_channels` reopens it along ``to`` once the channel opens."""
+        try:
+            route, channels = self._resolve(to)
+        except Exception as e:
+            if "/secure/" not in to:
+                raise
+            log.warning("inlet at %s: no secure channel along %s yet (%s); retrying", bind, to, e)
+            route, channels = PENDING_ROUTE, frozenset({"pending"})  # never open: retried
         inlet = self.node.create_inlet(bind, to=route)
         if channels:
             self.through[("inlet", inlet.address)] = channels
@@ -421,41 +450,52 @@ class Daemon:
 
     def watch_channels(self) -> None:
         """Reopens an inlet or relay whose secure channel closed (its far node restarted, or the
-        channel was deleted) through a new channel, until the node stops."""
+        channel was deleted), or never opened, through a new channel, until the node stops.
+        Channels are opened outside the lock: requests go on meanwhile."""
         while not self.stop_event.wait(CHANNEL_CHECK_INTERVAL):
             with self.lock:
                 if not self.through:
                     continue
                 open_now = {c.encryptor for c in self.node.secure_channels()}
-                for key, channels in list(self.through.items()):
-                    if channels <= open_now:
+                due = [(key, self._target(*key)) for key, channels in self.through.items() if not channels <= open_now]
+            for key, target in due:
+                try:
+                    route, channels = self._resolve(target)
+                except Exception as e:  # the far node may still be down: try again later
+                    if key not in self.reopen_failed:
+                        log.warning("%s %s has no secure channel; opening one failed, will retry: %s", *key, e)
+                        self.reopen_failed.add(key)
+                    continue
+                with self.lock:
+                    if key not in self.through:  # deleted meanwhile
                         continue
                     try:
-                        self._reopen(*key)
-                        self.reopen_failed.discard(key)
-                        log.info("%s %s reopened through a new secure channel", *key)
-                    except Exception as e:  # the far node may still be down: try again later
-                        if key not in self.reopen_failed:
-                            log.warning("%s %s lost its secure channel; reopening failed, will retry: %s", *key, e)
-                            self.reopen_failed.add(key)
+                        self._replace(key[0], key[1], route)
+                    except Exception as e:
+                        log.warning("%s %s could not be reopened: %s", *key, e)
+                        continue
+                    self.through[key] = channels
+                    self.reopen_failed.discard(key)
+                log.info("%s %s reopened through a new secure channel", *key)
 
-    def _reopen(self, kind: str, key: str) -> None:
-        """The new channel first: while the far node is down the inlet keeps its port."""
+    def _target(self, kind: str, key: str) -> str:
+        """The route, as recorded, of the inlet bound at ``key`` or of the relay named ``key``."""
         if kind == "inlet":
-            record = next(i for i in self.config.inlets if self.aliases.get(i["alias"]) == key)
-            route, channels = self._resolve(record["to"])
+            return next(i["to"] for i in self.config.inlets if self.aliases.get(i["alias"]) == key)
+        return next(r["at"] for r in self.config.relays if _relay_address(r) == key)
+
+    def _replace(self, kind: str, key: str, route: str) -> None:
+        """The inlet keeps its port: closed and made again at once along the new route."""
+        if kind == "inlet":
             for inlet in self.node.inlets():
                 if inlet.address == key:
                     inlet.close()
             self.node.create_inlet(key, to=route)
         else:
-            record = next(r for r in self.config.relays if r["name"] == key)
-            route, channels = self._resolve(record["at"])
             for relay in self.node.relays():
                 if relay.name == key:
                     relay.close()
             self.node.create_relay(key, at=route, wait=False)
-        self.through[(kind, key)] = channels
 
     # -- requests ----------------------------------------------------------------
 
@@ -502,8 +542,7 @@ class Daemon:
         return {"kind": kind, "address": f"/service/{addr}"}
 
     def op_service_list(self) -> List[Dict[str, str]]:
-        services = [{"kind": k, "address": f"/service/{k}"} for k in DEFAULT_SERVICES]
-        return services + [{"kind": s["kind"], "address": f"/service/{s['address']}"} for s in self.config.services]
+        return service_list(self.config)
 
     def op_tcp_connection_create(self, to: str, wait: float = 10.0) -> Dict[str, Any]:
         conn = self.node.connect_tcp(to, timeout=wait)
@@ -517,36 +556,59 @@ class Daemon:
         self.node.close_connection(address)
         return {"address": address}
 
-    def op_message_send(self, message: str, to: str, wait: float = 5.0) -> Dict[str, str]:
+    def op_message_send(self, message: str, to: str, wait: float = 5.0, hex: bool = False) -> Dict[str, str]:
+        """Sends ``message`` (hex digits with ``hex``: then the reply is hex too) and returns the reply."""
+        if hex:
+            return {"reply": bytes(self.node.message_send(bytes.fromhex(message), to=to, timeout=wait)).hex()}
         return {"reply": self.node.message_send(message, to=to, timeout=wait)}
 
     def _relay_json(self, relay: Any) -> Dict[str, Any]:
-        record = next((r for r in self.config.relays if r["name"] == relay.name), {})
+        record = next((r for r in self.config.relays if _relay_address(r) == relay.name), {})
         display = record.get("at_display", str(relay.at))
-        local = getattr(relay, "local_address", None)  # not in the Node API yet
+        local = getattr(relay, "local_address", None)
+        status = {"up": "Up", "down": "Down", "closed": "Closed"}.get(relay.status, "Connecting")
         return {
-            "name": relay.name,
+            "name": record.get("name", relay.name),
             "status": relay.status,
+            "connection_status": status,
             "at": display,
+            "destination_address": display,
+            "destination": display,
             "remote_address": f"{display}{relay.route}",
+            "relay_route": f"{display}{relay.route}",
+            "forwarding_route": f"{display}{relay.route}",
+            "worker_address": f"/service/{local}" if local else None,
             "local_address": f"/node/{self.nd.name}" + (f"/service/{local}" if local else ""),
+            "last_failure": relay.detail if relay.status == "down" and relay.detail else None,
+            "flow_control_id": None,
             "attempts": relay.attempts,
             "detail": relay.detail,
         }
 
-    def op_relay_create(self, name: str, at: str, at_display: str, wait: float = 10.0) -> Dict[str, Any]:
+    def op_relay_create(self, name: str, at: str, at_display: str, wait: float = 10.0,
+                        address: Optional[str] = None, no_wait: bool = False) -> Dict[str, Any]:
+        """A relay registered at ``at`` as ``forward_to_<address or name>``; unless ``no_wait``,
+        it must be up within ``wait`` seconds (otherwise it is closed and this raises)."""
+        record = {"name": name, "at": at, "at_display": at_display, **({"address": address} if address else {})}
+        core_name = _relay_address(record)
         with self.lock:
-            relay = self._open_relay(name, at)
+            if any(r["name"] == name for r in self.config.relays):
+                raise ValueError(f"A relay with the name '{name}' already exists on node {self.nd.name}")
+            relay = self._open_relay(core_name, at)
+            if no_wait:
+                self.config.relays.append(record)
+                self.nd.save(self.config)
+                return self._relay_json(relay)
         if not relay.wait_up(wait):  # not under the lock: lists go on meanwhile
             detail, refused = relay.detail, relay.refused
             with self.lock:
                 relay.close()
-                self.through.pop(("relay", name), None)
+                self.through.pop(("relay", core_name), None)
             if refused:
                 raise PermissionError(f"relay '{name}' at {at_display}: {detail}")
             raise TimeoutError(f"relay '{name}' at {at_display} not up within {wait:g} s" + (f": {detail}" if detail else ""))
         with self.lock:
-            self.config.relays.append({"name": name, "at": at, "at_display": at_display})
+            self.config.relays.append(record)
             self.nd.save(self.config)
         log.info("relay %s up at %s", name, at_display)
         return self._relay_json(relay)
@@ -555,20 +617,38 @@ class Daemon:
         with self.lock:
             return [self._relay_json(r) for r in self.node.relays()]
 
+    def _relay_record(self, name: str) -> Dict[str, str]:
+        record = next((r for r in self.config.relays if r["name"] == name), None)
+        if record is None:
+            raise LookupError(f"The relay {name} was not found on node {self.nd.name}")
+        return record
+
+    def op_relay_show(self, name: str) -> Dict[str, Any]:
+        with self.lock:
+            core_name = _relay_address(self._relay_record(name))
+            relay = next((r for r in self.node.relays() if r.name == core_name), None)
+            if relay is None:
+                raise LookupError(f"The relay {name} was not found on node {self.nd.name}")
+            return self._relay_json(relay)
+
     def op_relay_delete(self, name: str) -> Dict[str, str]:
         with self.lock:
-            relay = next((r for r in self.node.relays() if r.name == name), None)
-            if relay is None and not any(r["name"] == name for r in self.config.relays):
-                raise LookupError(f"node '{self.nd.name}' has no relay named '{name}'")
-            if relay is not None:
-                relay.close()
-            self.through.pop(("relay", name), None)
+            core_name = _relay_address(self._relay_record(name))
+            for relay in self.node.relays():
+                if relay.name == core_name:
+                    relay.close()
+            self.through.pop(("relay", core_name), None)
             self.config.relays = [r for r in self.config.relays if r["name"] != name]
             self.nd.save(self.config)
         return {"name": name}
 
-    def op_outlet_create(self, address: str, to: str, allow: Optional[List[str]] = None) -> Dict[str, Any]:
+    def op_outlet_create(self, address: Optional[str], to: str, allow: Optional[List[str]] = None) -> Dict[str, Any]:
         with self.lock:
+            taken = {o["address"] for o in self.config.outlets} | {s["address"] for s in self.config.services}
+            if address is None:  # as Ockam: the first outlet is /service/outlet, later ones get a random name
+                address = "outlet" if "outlet" not in taken else f"outlet-{secrets.token_hex(3)}"
+            elif address in taken or address in DEFAULT_SERVICES:
+                raise ValueError(f"node '{self.nd.name}' already has a worker at /service/{address}")
             outlet = self.node.create_outlet(to=to, address=address, allow=allow)
             self.config.outlets.append({"address": address, "to": to, "allow": allow})
             self.nd.save(self.config)
@@ -590,16 +670,39 @@ class Daemon:
             self.nd.save(self.config)
         return {"address": f"/service/{address}"}
 
-    def _inlet_json(self, inlet: Any) -> Dict[str, Any]:
+    def _inlet_json(self, inlet: Any, probe: bool = True) -> Dict[str, Any]:
+        """An inlet with Ockam's keys (alias, bind_addr, outlet_addr, status, ...) and this package's."""
         record = next((i for i in self.config.inlets if self.aliases.get(i["alias"]) == inlet.address), None)
+        to_display = record["to_display"] if record else inlet.route
         return {
             "alias": record["alias"] if record else inlet.address,
             "bind_address": inlet.address,
-            "to": record["to_display"] if record else inlet.route,
+            "bind_addr": inlet.address,
+            "to": to_display,
+            "outlet_addr": to_display,
+            "outlet_route": inlet.route,
+            "status": (("Up" if self._route_answers(inlet.route) else "Down") if probe else None),
+            "worker_addr": None,
+            "payload": None,
             **_stats_json(inlet),
         }
 
-    def op_inlet_create(self, bind: str, to: str, to_display: str, alias: Optional[str] = None) -> Dict[str, Any]:
+    def _route_answers(self, route: str, timeout: float = 1.0) -> bool:
+        """Whether the node at the far end of ``route`` (an inlet's, ``1#host:port => 0#a => 0#outlet``)
+        answers at its ``echo`` service: the way to the outlet is up (the outlet itself is not asked)."""
+        hops = [h.strip() for h in route.split("=>") if h.strip()]
+        if len(hops) < 2:
+            return True  # an outlet of this very node
+        try:
+            self.node.message_send("ping", to=hops[:-1] + ["0#echo"], timeout=timeout)
+            return True
+        except Exception:
+            return False
+
+    def op_inlet_create(self, bind: str, to: str, to_display: str, alias: Optional[str] = None,
+                        wait: float = 0.0) -> Dict[str, Any]:
+        """Creates an inlet; with ``wait`` > 0 waits that long for its outlet's node to answer
+        (the inlet is made either way and reports ``Down`` until it does)."""
         with self.lock:
             if alias and any(i["alias"] == alias for i in self.config.inlets):
                 raise ValueError(f"node '{self.nd.name}' already has an inlet named '{alias}'")
@@ -613,11 +716,98 @@ class Daemon:
             self.config.inlets.append(record)
             self.nd.save(self.config)
         log.info("inlet %s at %s to %s", alias, inlet.address, to_display)
+        bound = inlet.address
+        deadline = time.monotonic() + wait
+
+        def current() -> Any:  # the inlet may be reopened meanwhile, once its secure channel opens
+            return next((i for i in self.node.inlets() if i.address == bound), inlet)
+
+        while wait > 0 and not self._route_answers(current().route) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self._inlet_json(current())
+
+    def _find_inlet(self, alias: str) -> Any:
+        record = next((i for i in self.config.inlets if alias in (i["alias"], i["bind"])), None)
+        bound = self.aliases.get(record["alias"], record["bind"]) if record else alias
+        inlet = next((i for i in self.node.inlets() if i.address == bound), None)
+        if inlet is None:
+            raise LookupError(f"The tcp inlet {alias} was not found on node {self.nd.name}")
+        return inlet
+
+    def op_inlet_show(self, alias: str) -> Dict[str, Any]:
+        with self.lock:
+            inlet = self._find_inlet(alias)
         return self._inlet_json(inlet)
+
+    def op_outlet_show(self, address: str) -> Dict[str, Any]:
+        with self.lock:
+            outlet = next((o for o in self.node.outlets() if o.address == address), None)
+            if outlet is None:
+                raise LookupError(f"The tcp outlet {address} was not found on node {self.nd.name}")
+            return {"node_name": self.nd.name, **_outlet_json(outlet)}
+
+    def op_tcp_connection_show(self, address: str) -> Dict[str, Any]:
+        hexa = address.rsplit("/", 1)[-1].split("#")[-1]
+        conn = next((c for c in self.node.connections() if c.address.rsplit("/", 1)[-1] == hexa), None)
+        if conn is None:
+            raise LookupError(f"Connection {address} was not found in the registry.")
+        return _conn_json(conn)
+
+    def _open_forwarder(self, address: str) -> Any:
+        from .tcp_forward import TcpForwarder
+
+        if self.node.tcp_listener is None:
+            raise ValueError(f"node '{self.nd.name}' has no TCP listener to forward to")
+        forwarder = TcpForwarder(address, self.node.tcp_listener.address)
+        self.forwarders[forwarder.address] = forwarder
+        return forwarder
+
+    def _listener_json(self, address: str, primary: bool) -> Dict[str, Any]:
+        return {"type": "Tcp", "mode": "Listen", "socket_addr": address, "address": address,
+                "worker_addr": "<none>", "processor_address": "0#listener" if primary else f"0#listener-{address}",
+                "flow_control_id": None, "primary": primary}
+
+    def op_tcp_listener_create(self, address: str) -> Dict[str, Any]:
+        with self.lock:
+            forwarder = self._open_forwarder(address)
+            self.config.tcp_listeners.append({"address": forwarder.address})  # the bound port, kept on restart
+            self.nd.save(self.config)
+        log.info("tcp listener %s (to the node's listener)", forwarder.address)
+        return self._listener_json(forwarder.address, False)
+
+    def op_tcp_listener_list(self) -> List[Dict[str, Any]]:
+        with self.lock:
+            main = [self._listener_json(self.node.tcp_listener.address, True)] if self.node.tcp_listener else []
+            return main + [self._listener_json(a, False) for a in self.forwarders]
+
+    def op_tcp_listener_delete(self, address: str) -> Dict[str, str]:
+        with self.lock:
+            if self.node.tcp_listener is not None and address == self.node.tcp_listener.address:
+                raise ValueError(f"node '{self.nd.name}' keeps its first TCP listener {address}; stop the node instead")
+            forwarder = self.forwarders.pop(address, None)
+            if forwarder is None:
+                raise LookupError(f"TCP listener {address} was not found on node {self.nd.name}")
+            forwarder.close()
+            self.config.tcp_listeners = [t for t in self.config.tcp_listeners if t["address"] != address]
+            self.nd.save(self.config)
+        return {"address": address}
+
+    def op_worker_list(self) -> List[Dict[str, str]]:
+        """The node's workers: services, listeners, outlets, relays' and connections' workers."""
+        with self.lock:
+            names = [s["address"].split("/")[-1] for s in self.op_service_list()]
+            names += [li.address for li in self.node.secure_channel_listeners()]
+            names += [o.address for o in self.node.outlets()]
+            names += [c.address.rsplit("/", 1)[-1] for c in self.node.connections()]
+            names += [r.local_address for r in self.node.relays() if r.local_address]
+            names += [e.address for e in self.node.relay_service_entries()]
+            names += [c.encryptor for c in self.node.secure_channels()]
+        return [{"addr": n, "address": f"/service/{n}"} for n in dict.fromkeys(names)]
 
     def op_inlet_list(self) -> List[Dict[str, Any]]:
         with self.lock:
-            return [self._inlet_json(i) for i in self.node.inlets()]
+            inlets = list(self.node.inlets())
+        return [self._inlet_json(i) for i in inlets]  # probing outside the lock
 
     def op_inlet_delete(self, alias: str) -> Dict[str, str]:
         with self.lock:
@@ -680,6 +870,8 @@ class Daemon:
 
     def close(self) -> None:
         """Closes the node (its listener, connections, relays, portals)."""
+        for forwarder in self.forwarders.values():
+            forwarder.close()
         if self.node is not None:
             self.node.close()
 
@@ -746,7 +938,8 @@ def _start(nd: NodeDir, daemon: Daemon) -> _ControlServer:
 
 
 def _setup_logging(nd: NodeDir, foreground: bool, verbose: bool) -> None:
-    handlers: List[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    # in the foreground the log goes to stdout (and the log file), as Ockam's does
+    handlers: List[logging.Handler] = [logging.StreamHandler(sys.stdout if foreground else sys.stderr)]
     if foreground:
         handlers.append(logging.FileHandler(nd.log_file))
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -757,7 +950,67 @@ def _setup_logging(nd: NodeDir, foreground: bool, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def run(nd: NodeDir, foreground: bool = False, verbose: bool = False) -> int:
+class _StatusHandler(http.server.BaseHTTPRequestHandler):
+    """Ockam's node HTTP endpoints: ``HEAD /`` (alive) and ``GET /show`` (the node, as JSON)."""
+
+    daemon_: "Daemon"
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(200 if self.path.strip("/") == "" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.strip("/") != "show":
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps(self.daemon_.op_info()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+
+def _start_http(nd: NodeDir, daemon: "Daemon") -> Optional[http.server.ThreadingHTTPServer]:
+    """The node's HTTP status server on 127.0.0.1, when its config asks for one."""
+    port = daemon.config.http_server_port
+    if port is None:
+        return None
+    handler = type("_Handler", (_StatusHandler,), {"daemon_": daemon})
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as e:
+        raise _Fatal(f"cannot listen for HTTP on 127.0.0.1:{port}: {e.strerror or e}") from e
+    server.daemon_threads = True
+    bound = server.server_address[1]
+    if bound != port:
+        daemon.config.http_server_port = bound  # the same port on restart
+        nd.save(daemon.config)
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    log.info("HTTP server listening on 127.0.0.1:%d", bound)
+    return server
+
+
+def _watch_stdin_eof(stop: threading.Event) -> None:
+    """Sets ``stop`` once stdin reaches its end (``node create -f --exit-on-eof``)."""
+    def read() -> None:
+        try:
+            while sys.stdin.buffer.read(65536):
+                pass
+        except (OSError, ValueError):
+            pass
+        log.info("EOF received")
+        stop.set()
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+
+
+def run(nd: NodeDir, foreground: bool = False, verbose: bool = False, exit_on_eof: bool = False) -> int:
     """Runs the node's daemon until it is told to stop (request, SIGTERM, SIGINT).
 
     In the background (``foreground=False``) stdout and stderr are already the
@@ -782,9 +1035,13 @@ def run(nd: NodeDir, foreground: bool = False, verbose: bool = False) -> int:
     if not foreground:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     server: Optional[_ControlServer] = None
+    http_server: Optional[http.server.ThreadingHTTPServer] = None
     failure = ""
+    if exit_on_eof:
+        _watch_stdin_eof(stop)
     try:
         server = _start(nd, daemon)
+        http_server = _start_http(nd, daemon)
         threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
         threading.Thread(target=daemon.watch_channels, name="channels", daemon=True).start()
         log.info("control socket %s ready (pid %d)", nd.socket, os.getpid())
@@ -794,6 +1051,9 @@ def run(nd: NodeDir, foreground: bool = False, verbose: bool = False) -> int:
     except _Fatal as e:
         failure = str(e)
     finally:
+        if http_server is not None:
+            http_server.shutdown()
+            http_server.server_close()
         if server is not None:
             server.shutdown()
             server.server_close()
