@@ -754,7 +754,7 @@ def cmd_node_run(ctx: Ctx) -> int:
     nd = d.NodeDir(ctx.home, ctx.args.name)
     if not nd.exists():
         sys.stderr.write(f"error: unknown node '{ctx.args.name}'\n")
-        return 1
+        return EX_SOFTWARE
     return d.run(nd, foreground=False, verbose=ctx.verbose > 0)
 
 
@@ -1566,7 +1566,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.verbose:
             traceback.print_exc()
         _report(f"{type(e).__name__}: {e}", "" if args.verbose else "run with --verbose for details", err_color, as_json)
-    return 1
+    return EX_SOFTWARE  # Ockam's exit status for every error but usage
 
 
 if __name__ == "__main__":

@@ -310,12 +310,12 @@ def test_node_default(ockam: Cli) -> None:
 @pytest.mark.parametrize("command", [["node", "show"], ["node", "logs"], ["node", "delete"], ["node", "default"],
                                      ["node", "logs", "--path"]])
 def test_node_commands_on_an_unknown_node(ockam: Cli, command: List[str]) -> None:
-    """Naming a node that does not exist is one error line naming it (plus a hint), exit status 1,
-    and changes nothing."""
+    """Naming a node that does not exist is one error line naming it (plus a hint), exit status 70
+    as Ockam's, and changes nothing."""
     if command == ["node", "delete"]:
         ockam.ok("node", "create", "real")
     r = ockam.run(*command[:2], "nope", *command[2:])
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert r.returncode == 70, (r.returncode, r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert lines[0] == "error: unknown node 'nope'", r.stderr
     assert len(lines) <= 2 and "Traceback" not in r.stderr, r.stderr
