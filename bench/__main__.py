@@ -283,6 +283,21 @@ class Bench:
 
     # ---- the paths ----
 
+    def revive(self, path: Path, out: Dict[str, Any]) -> None:
+        """Starts a path again when one of its processes has exited (on a shared machine something else may
+        kill it); each restart is logged and kept in the results as "restarts"."""
+        dead = path.dead()
+        if not dead:
+            return
+        log(f"  {path.name}: {', '.join(dead)}: starting it again")
+        out.setdefault("restarts", []).append(", ".join(dead))
+        path.stop()
+        try:
+            path.start(self.targets)
+            self.place(path, "split")
+        except BenchError as e:
+            log(f"  {path.name}: did not start again: {e}")
+
     def measure_all(self, plan: List[tuple]) -> Dict[str, Dict[str, Any]]:
         """Starts every path, runs the iperf3 passes interleaved (path after path, `reps` times, so a
         change in the machine's load hits all paths alike), then latency and setup rate path by path."""
@@ -306,6 +321,7 @@ class Bench:
             for rep in range(self.args.reps):
                 log(f"-- iperf3 pass {rep + 1}/{self.args.reps}")
                 for path, _ in live:
+                    self.revive(path, res[path.name])
                     for streams in self.args.streams:
                         try:
                             r = self.iperf(path, streams)
@@ -320,6 +336,7 @@ class Bench:
                 res[name]["throughput"][str(streams)] = summarize(rs)
             log("-- latency and connection setup rate")
             for path, what in live:
+                self.revive(path, res[path.name])
                 if what.get("latency"):
                     try:
                         res[path.name]["latency"] = r = self.latency(path)

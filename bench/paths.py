@@ -79,6 +79,11 @@ class Path:
         self.procs = []
         self.ports = {}
 
+    def dead(self) -> List[str]:
+        """The path's processes that have exited, each as 'program (pid N) exit CODE' (-N: signal N)."""
+        return [f"{os.path.basename(str(p.args[0] if p.args[0] != 'taskset' else p.args[3]))} (pid {p.pid}) exit "
+                f"{p.returncode}" for p in self.procs if p.poll() is not None]
+
     def all_pids(self) -> List[int]:
         """Every process of the path now (forked children included)."""
         return [pid for p in self.procs for pid in procs.tree(p.pid)]
