@@ -285,12 +285,19 @@ class Bench:
 
     def revive(self, path: Path, out: Dict[str, Any]) -> None:
         """Starts a path again when one of its processes has exited (on a shared machine something else may
-        kill it); each restart is logged and kept in the results as "restarts"."""
-        dead = path.dead()
-        if not dead:
+        kill it) or a 64-byte message no longer comes back through it; each restart is logged and kept in
+        the results as "restarts"."""
+        why = ", ".join(path.dead())
+        if not why and "echo" in path.ports:
+            try:
+                peers.probe_echo(path.ports["echo"], timeout=5)
+                return
+            except BenchError as e:
+                why = f"{e}; {path.diagnose()}".rstrip("; ")
+        if not why:
             return
-        log(f"  {path.name}: {', '.join(dead)}: starting it again")
-        out.setdefault("restarts", []).append(", ".join(dead))
+        log(f"  {path.name}: {why}: starting it again")
+        out.setdefault("restarts", []).append(why)
         path.stop()
         try:
             path.start(self.targets)

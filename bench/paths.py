@@ -79,6 +79,10 @@ class Path:
         self.procs = []
         self.ports = {}
 
+    def diagnose(self) -> str:
+        """What the path's own tools say about it when nothing comes back through it ('' when nothing)."""
+        return ""
+
     def dead(self) -> List[str]:
         """The path's processes that have exited, each as 'program (pid N) exit CODE' (-N: signal N)."""
         return [f"{os.path.basename(str(p.args[0] if p.args[0] != 'taskset' else p.args[3]))} (pid {p.pid}) exit "

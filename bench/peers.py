@@ -14,6 +14,7 @@ with them. Only 127.0.0.1 is used.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -289,6 +290,16 @@ class OckamPath(PeerPath):
             probe_echo(self.ports["echo"])
         except (BenchError, OSError) as e:
             raise self._fail(e) from e
+
+    def diagnose(self) -> str:
+        try:
+            relays = json.loads(self.cli("relay", "list", "--to", "n3", "--output", "json", timeout=15))
+            inlets = json.loads(self.cli("tcp-inlet", "list", "--at", "n2" if self.legs == 3 else "n1", "--output",
+                                         "json", timeout=15))
+        except (BenchError, ValueError) as e:
+            return f"ockam: {e}"
+        return ("relay n3: " + ", ".join(str(r.get("connection_status")) for r in relays) + "; inlets: "
+                + ", ".join(f"{i.get('alias')} {i.get('status')}" for i in inlets))
 
     def stop(self) -> None:
         if self.procs and self.env:
