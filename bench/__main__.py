@@ -1,4 +1,4 @@
-"""python3 -m bench [--quick]: portal paths against direct TCP, socat chains and ssh -R.
+"""python3 -m bench [--quick] [--peers]: portal paths against direct TCP, socat chains, ssh -R and peers.
 
 One run measures, on 127.0.0.1 only:
   throughput   iperf3, 1 stream and -P 8, through every path;
@@ -8,7 +8,10 @@ One run measures, on 127.0.0.1 only:
   CPU          seconds of the forwarding processes per GiB moved;
   handshakes   secure channels/s between two node processes on one CPU.
 The portal paths run plaintext and through a secure channel (/secure/api), side by side.
-Writes bench/results/latest.{json,md,png} (--quick: quick.{json,md}).
+--peers adds the tunnels users would pick instead, built when missing (bench/peers.py): Ockam 0.139,
+rathole and bore, on the same topologies (3 legs; the walkthrough's 4 legs).
+Writes bench/results/latest.{json,md,png} (--quick: quick.*; --stem NAME: NAME.*) and fails (exit 1)
+when a target met in the committed bench/results/latest.json regresses beyond the noise band (bench/gate.py).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from . import deps, procs, report
-from .paths import (REPO, Direct, Handshakes, NodePath, Path, Portal1Hop, RelayChain, SecurePortal1Hop,
+from . import deps, gate, peers, procs, report
+from .paths import (REPO, Direct, Handshakes, NodePath, Path, Portal1Hop, RelayChain, RelayInlet, SecurePortal1Hop,
                     SecureRelayChain, SocatChain, SshR)
 from .procs import BenchError
 
@@ -280,6 +283,28 @@ class Bench:
 
     # ---- the paths ----
 
+    def revive(self, path: Path, out: Dict[str, Any]) -> None:
+        """Starts a path again when one of its processes has exited (on a shared machine something else may
+        kill it) or a 64-byte message no longer comes back through it; each restart is logged and kept in
+        the results as "restarts"."""
+        why = ", ".join(path.dead())
+        if not why and "echo" in path.ports:
+            try:
+                peers.probe_echo(path.ports["echo"], timeout=5)
+                return
+            except BenchError as e:
+                why = f"{e}; {path.diagnose()}".rstrip("; ")
+        if not why:
+            return
+        log(f"  {path.name}: {why}: starting it again")
+        out.setdefault("restarts", []).append(why)
+        path.stop()
+        try:
+            path.start(self.targets)
+            self.place(path, "split")
+        except BenchError as e:
+            log(f"  {path.name}: did not start again: {e}")
+
     def measure_all(self, plan: List[tuple]) -> Dict[str, Dict[str, Any]]:
         """Starts every path, runs the iperf3 passes interleaved (path after path, `reps` times, so a
         change in the machine's load hits all paths alike), then latency and setup rate path by path."""
@@ -287,7 +312,8 @@ class Bench:
         live: List[tuple] = []
         try:
             for path, what in plan:
-                out: Dict[str, Any] = {"legs": path.legs, "kind": path.kind, "error": None, "throughput": {}}
+                out: Dict[str, Any] = {"legs": path.legs, "kind": path.kind, "topology": path.topology, "error": None,
+                                       "throughput": {}}
                 if getattr(path, "plain", None):
                     out["plain"] = path.plain  # the plaintext portal path it is compared with
                 res[path.name] = out
@@ -302,6 +328,7 @@ class Bench:
             for rep in range(self.args.reps):
                 log(f"-- iperf3 pass {rep + 1}/{self.args.reps}")
                 for path, _ in live:
+                    self.revive(path, res[path.name])
                     for streams in self.args.streams:
                         try:
                             r = self.iperf(path, streams)
@@ -316,6 +343,7 @@ class Bench:
                 res[name]["throughput"][str(streams)] = summarize(rs)
             log("-- latency and connection setup rate")
             for path, what in live:
+                self.revive(path, res[path.name])
                 if what.get("latency"):
                     try:
                         res[path.name]["latency"] = r = self.latency(path)
@@ -401,6 +429,42 @@ def loadavg() -> str:
         return " ".join(f.read().split()[:3])
 
 
+def build_peers(args: argparse.Namespace) -> Dict[str, peers.Built]:
+    """Builds (or finds in the cache) every peer; one that does not build is reported and left out."""
+    built: Dict[str, peers.Built] = {}
+    if not args.peers:
+        return built
+    log("-- peers: " + ", ".join(f"{p.name} {p.version}" for p in peers.PEERS))
+    for p in peers.PEERS:
+        b = built[p.name] = peers.build(p, say=log)
+        log(f"  {p.name}: " + (b.path or f"unavailable: {b.error}") + (f" ({b.version})" if b.version else ""))
+    return built
+
+
+def peer_info(built: Dict[str, peers.Built]) -> Dict[str, Any]:
+    """The JSON's "peers": version pinned, binary, why one is missing, and what stands for its 4-leg path."""
+    out: Dict[str, Any] = {}
+    for name, b in built.items():
+        source = b.peer.note or f"cargo install {b.peer.crate}@{b.peer.version} {' '.join(b.peer.cargo_args)}".strip()
+        out[name] = {"pinned": b.peer.version, "source": source, "binary": b.path, "version": b.version,
+                     "error": b.error, "notes": b.notes,
+                     "four_legs": None if name == "ockam" else peers.NOT_APPLICABLE_4_LEGS}
+    return out
+
+
+def peer_paths(built: Dict[str, peers.Built], legs: int, fwd_cpus: Optional[str], tmp: str) -> List[Path]:
+    """The peers' paths with ``legs`` legs whose binaries are there (rathole and bore have 3-leg ones only)."""
+    out: List[Path] = []
+    ok = {n: b.path for n, b in built.items() if b.path}
+    if "ockam" in ok:
+        out.append(peers.OckamPath(legs, ok["ockam"], fwd_cpus, tmp))
+    if legs == 3 and "rathole" in ok:
+        out.append(peers.RatholePath(ok["rathole"], fwd_cpus, tmp))
+    if legs == 3 and "bore" in ok:
+        out.append(peers.BorePath(ok["bore"], fwd_cpus, tmp))
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="about a minute: 1 stream of direct, socat 3 legs, 1-hop "
@@ -411,6 +475,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-pin", action="store_true", help="don't pin load generators and forwarders apart")
     ap.add_argument("--no-install", action="store_true", help="don't apt-get/pip install missing tools")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
+    ap.add_argument("--stem", help="results file names, STEM.{json,md,png} (default latest; --quick: quick)")
+    ap.add_argument("--peers", action="store_true", help="also Ockam 0.139, rathole and bore on the same topologies "
+                    "(built into ~/.cache when missing)")
+    ap.add_argument("--no-gate", action="store_true", help="don't fail on targets regressed against the committed "
+                    "bench/results/latest.json")
+    ap.add_argument("--noise-band", type=float, default=gate.NOISE_BAND * 100,
+                    help="%% worse than the baseline a missed target may be before the run fails (default %(default)g)")
     args = ap.parse_args(argv)
     args.seconds = args.seconds or (3.0 if args.quick else 4.0)
     args.streams = (1,) if args.quick else (1, 8)
@@ -419,7 +490,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     procs.install_cleanup()
     procs.raise_nofile(20000)
     t_start = time.monotonic()
-    log(f"== ockam_py bench{' --quick' if args.quick else ''} ==")
+    log(f"== ockam_py bench{' --quick' if args.quick else ''}{' --peers' if args.peers else ''} ==")
     if not args.no_install:
         have = deps.ensure(args.quick)
     else:
@@ -434,6 +505,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         log(f"error: ockam_py does not import ({chk.stderr.strip().splitlines()[-1:]}): run `pip install -e .` first")
         return 2
 
+    built = build_peers(args)
     tmp = tempfile.mkdtemp(prefix="ockam-bench-")
     keep_tmp = False
     res: Dict[str, Any] = {}
@@ -457,6 +529,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             "tools": {k: v for k, v in have.items()},
             "load_generator": "bench/netload.c" if NETLOAD["path"] else "bench/loadgen.py",
         }
+        if built:
+            res["peers"] = peer_info(built)
         log(f"{b.pinning}; load average {res['meta']['loadavg_before']}")
         b.start_echo()
         ssh = SshR(b.fwd_cpus, tmp) if not args.quick else None
@@ -467,6 +541,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 (Portal1Hop(b.fwd_cpus, tmp), {"latency": True}),
                 (SecurePortal1Hop(b.fwd_cpus, tmp), {"latency": True}),
             ]
+            if built:
+                plan += [(p, {"latency": True}) for p in [RelayInlet(b.fwd_cpus, tmp),
+                                                          *peer_paths(built, 3, b.fwd_cpus, tmp),
+                                                          SocatChain(4, b.fwd_cpus), RelayChain(b.fwd_cpus, tmp),
+                                                          *peer_paths(built, 4, b.fwd_cpus, tmp)]]
         else:
             plan = [
                 (Direct(), {"latency": True, "connrate": True}),
@@ -476,8 +555,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 (ssh, {"latency": True, "connrate": True}),
                 (Portal1Hop(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
                 (SecurePortal1Hop(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
+                (RelayInlet(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
+                *((p, {"latency": True, "connrate": True}) for p in peer_paths(built, 3, b.fwd_cpus, tmp)),
                 (RelayChain(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
                 (SecureRelayChain(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
+                *((p, {"latency": True, "connrate": True}) for p in peer_paths(built, 4, b.fwd_cpus, tmp)),
             ]
         try:
             log("-- starting " + ", ".join(f"{p.name} ({p.legs} leg{'s' if p.legs > 1 else ''})" for p, _ in plan))
@@ -491,7 +573,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 keep_tmp = True
             if not args.quick:
                 mem_plan: List[Path] = [SocatChain(3, b.fwd_cpus), Portal1Hop(b.fwd_cpus, tmp),
-                                        SecurePortal1Hop(b.fwd_cpus, tmp), RelayChain(b.fwd_cpus, tmp),
+                                        SecurePortal1Hop(b.fwd_cpus, tmp), RelayInlet(b.fwd_cpus, tmp),
+                                        RelayChain(b.fwd_cpus, tmp),
                                         SecureRelayChain(b.fwd_cpus, tmp)]
                 if ssh is not None and not ssh.unavailable:
                     mem_plan.insert(1, ssh)
@@ -528,10 +611,22 @@ def main(argv: Optional[List[str]] = None) -> int:
             + (f" (counted during: {', '.join(where)}; the counter is machine-wide, so other jobs count too)."
                if where else "."),
         ]
+        if built:
+            res["notes"].append(
+                "Peers: each runs plaintext over TCP on 127.0.0.1, its processes pinned like our nodes, with the "
+                "same targets and load tools. Ockam 0.139: nodes made by its CLI (`ockam node create --foreground`, "
+                "`service start hop`, `tcp-outlet create`, `relay create n3 --at /node/n2 --to /node/n3`, "
+                "`tcp-inlet create`); 3 legs: inlets on n2 to /service/forward_to_n3/service/hop/service/OUTLET; "
+                "4 legs: the walkthrough, inlets on n1 to /node/n2/service/forward_to_n3/service/hop/service/OUTLET. "
+                "rathole: server (public ports) and client (dials out), tcp transport, nodelay. bore: `bore server` "
+                "and one `bore local` per target. rathole and bore have no 4-leg path: "
+                + peers.NOT_APPLICABLE_4_LEGS + ".")
         report.derive(res)
+        band = args.noise_band / 100
+        res["gate"] = gate.check(res, REPO, band) if not args.no_gate else None
         os.makedirs(args.out, exist_ok=True)
-        stem = "quick" if args.quick else "latest"
-        md = report.markdown(res)
+        stem = args.stem or ("quick" if args.quick else "latest")
+        md = report.markdown(res) + ("\n" + "\n".join(gate.lines(res["gate"])) if res["gate"] else "")
         report.write_json(res, os.path.join(args.out, f"{stem}.json"))
         with open(os.path.join(args.out, f"{stem}.md"), "w") as f:
             f.write(md)
@@ -540,6 +635,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         log(md)
         log(f"wrote {args.out}/{stem}.json, {stem}.md" + (f", {stem}.png" if err is None else f" ({err})") +
             f" in {res['meta']['wall_seconds']:.0f} s")
+        if res["gate"] and res["gate"]["failed"]:
+            log("error: a target met in the committed results regressed beyond the noise band (see above)")
+            return 1
         return 0
     finally:
         procs.kill_all()

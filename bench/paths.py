@@ -64,7 +64,8 @@ class LineReader:
 class Path:
     name = ""
     legs = 1
-    kind = "reference"  # reference | portal
+    kind = "reference"  # reference | portal | secure portal | peer
+    topology = ""
 
     def __init__(self) -> None:
         self.ports: Dict[str, int] = {}
@@ -77,6 +78,15 @@ class Path:
         procs.stop_all(reversed(self.procs))
         self.procs = []
         self.ports = {}
+
+    def diagnose(self) -> str:
+        """What the path's own tools say about it when nothing comes back through it ('' when nothing)."""
+        return ""
+
+    def dead(self) -> List[str]:
+        """The path's processes that have exited, each as 'program (pid N) exit CODE' (-N: signal N)."""
+        return [f"{os.path.basename(str(p.args[0] if p.args[0] != 'taskset' else p.args[3]))} (pid {p.pid}) exit "
+                f"{p.returncode}" for p in self.procs if p.poll() is not None]
 
     def all_pids(self) -> List[int]:
         """Every process of the path now (forked children included)."""
@@ -108,6 +118,7 @@ class SocatChain(Path):
         super().__init__()
         self.legs = legs
         self.name = f"socat {legs} legs"
+        self.topology = f"{legs - 1} socat in a chain"
         self.fwd_cpus = fwd_cpus
         self.listeners: List[subprocess.Popen] = []
 
@@ -151,6 +162,7 @@ class SshR(Path):
 
     name = "ssh -R"
     legs = 3
+    topology = "sshd with the public port; ssh -R behind it dials out"
 
     def __init__(self, fwd_cpus: Optional[str], tmp: str) -> None:
         super().__init__()
@@ -315,6 +327,7 @@ class Portal1Hop(NodePath):
 
     name = "portal 1-hop"
     legs = 3
+    topology = "inlet node dials the outlet node"
 
     def start(self, targets: Dict[str, int]) -> None:
         outlets = [f"--outlet=o_{label}=127.0.0.1:{port}" for label, port in targets.items()]
@@ -332,6 +345,7 @@ class RelayChain(NodePath):
 
     name = "portal via relay"
     legs = 4
+    topology = "the walkthrough: inlet n1 -> relay n2 -> hop + outlet n3"
 
     def start(self, targets: Dict[str, int]) -> None:
         n2 = self._node("n2", ["--listen", "127.0.0.1:0"])
@@ -345,6 +359,24 @@ class RelayChain(NodePath):
         n1 = self._node("n1", inlets)
         self.ports = dict(n1.ready["inlets"])
         self.nodes.insert(0, self.nodes.pop())
+
+
+class RelayInlet(NodePath):
+    """client -> n2 (relay node) inlet -> n3 hop + outlet, dialled out to n2 -> server: 3 legs, 2 processes.
+
+    The topology of the tunnels users compare with: the public port on the relay node, the service
+    behind a node that only dials out."""
+
+    name = "portal, inlet on relay"
+    legs = 3
+    topology = "inlet on the relay node n2, outlet on n3 behind it"
+
+    def start(self, targets: Dict[str, int]) -> None:
+        inlets = [f"--inlet={label}=/service/forward_to_n3/service/hop/service/o_{label}" for label in targets]
+        n2 = self._node("n2", ["--listen", "127.0.0.1:0", *inlets])
+        outlets = [f"--outlet=o_{label}=127.0.0.1:{port}" for label, port in targets.items()]
+        self._node("n3", ["--service", "hop", *outlets, "--relay", f"n3@127.0.0.1:{n2.ready['listen_port']}"])
+        self.ports = dict(n2.ready["inlets"])
 
 
 class SecureNodePath(NodePath):

@@ -16,7 +16,9 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import IO, Any, Dict, Iterable, List, Optional, Sequence, Union
+
+Stream = Union[int, IO[Any], None]
 
 _children: List[subprocess.Popen] = []
 
@@ -39,9 +41,9 @@ def raise_nofile(want: int = 20000) -> int:
 def spawn(
     argv: Sequence[str],
     cpus: Optional[str] = None,
-    stdin: Optional[int] = subprocess.DEVNULL,
-    stdout: Optional[int] = subprocess.DEVNULL,
-    stderr: Optional[int] = subprocess.DEVNULL,
+    stdin: Stream = subprocess.DEVNULL,
+    stdout: Stream = subprocess.DEVNULL,
+    stderr: Stream = subprocess.DEVNULL,
     env: Optional[Dict[str, str]] = None,
     cwd: Optional[str] = None,
 ) -> subprocess.Popen:

@@ -13,6 +13,13 @@ TARGET_CONN_RATE = 5000.0
 TARGET_IDLE_KIB = 8.0
 TARGET_SECURE_PCT = 70.0  # secure portal throughput, % of the plaintext portal with the same legs
 TARGET_HANDSHAKES = 1000.0  # secure channels/s, both ends on one CPU
+# the second round's targets (issue 17), as ratios in one run
+TARGET2_SOCAT_PCT = 100.0  # every portal path, % of the socat chain with the same legs, 1 and 8 streams
+TARGET2_OCKAM_X = 3.0  # x Ockam 0.139 on the same topology, 1 and 8 streams
+TARGET2_P50_X_SOCAT = 1.1  # p50 round trip, x socat's with the same legs
+TARGET2_CONN_RATE = 10000.0  # portal setups/s on the 3-leg paths
+# our portal path -> the Ockam path with the same topology
+SAME_TOPOLOGY = {"portal, inlet on relay": "ockam 3 legs", "portal via relay": "ockam via relay"}
 
 
 def _get(d: Optional[dict], *keys: str) -> Optional[float]:
@@ -31,6 +38,13 @@ def _ratio(a: Optional[float], b: Optional[float], scale: float = 1.0) -> Option
 
 def socat_for(legs: int) -> str:
     return f"socat {legs} legs"
+
+
+def ockam_for(name: str, p: Dict[str, Any]) -> Optional[str]:
+    """The Ockam 0.139 path a path is compared with: the same topology, else the same legs."""
+    if p.get("kind") == "peer" and name.startswith("ockam"):
+        return None
+    return SAME_TOPOLOGY.get(name) or {3: "ockam 3 legs", 4: "ockam via relay"}.get(p.get("legs", 0))
 
 
 def plain_for(name: str, p: Dict[str, Any]) -> Optional[str]:
@@ -67,6 +81,14 @@ def derive(res: Dict[str, Any]) -> None:
             v = _get(p, "latency", q)
             d[f"{q}_x_direct"] = _ratio(v, _get(direct, "latency", q))
             d[f"{q}_x_socat"] = _ratio(v, _get(sock, "latency", q)) if sock else None
+        on = ockam_for(name, p)
+        ock = paths.get(on) if on else None
+        if ock is not None:
+            d["ockam"] = on
+            for s in STREAMS:
+                d[f"tp{s}_x_ockam"] = _ratio(_get(p, "throughput", s, "gbit_s"), _get(ock, "throughput", s, "gbit_s"))
+            d["p50_us_x_ockam"] = _ratio(_get(p, "latency", "p50_us"), _get(ock, "latency", "p50_us"))
+            d["conn_x_ockam"] = _ratio(_get(p, "connrate", "per_second"), _get(ock, "connrate", "per_second"))
         d["conn_pct_direct"] = _ratio(_get(p, "connrate", "per_second"), _get(direct, "connrate", "per_second"), 100)
         d["conn_pct_socat"] = (
             _ratio(_get(p, "connrate", "per_second"), _get(sock, "connrate", "per_second"), 100) if sock else None
@@ -102,6 +124,18 @@ def derive(res: Dict[str, Any]) -> None:
                 TARGET_CONN_RATE, True, "/s")
             add(f"<= {TARGET_IDLE_KIB:g} KiB per idle portal connection", name,
                 _get(p, "memory", "kib_per_conn"), TARGET_IDLE_KIB, False, "KiB")
+        for s in STREAMS:
+            if _get(p, "throughput", s) is not None or not res["meta"].get("quick"):
+                add(f"throughput {s} stream{'s' if s != '1' else ''} >= {TARGET2_SOCAT_PCT:.0f}% of "
+                    f"{socat_for(p['legs'])}", name, dd.get(f"tp{s}_pct_socat"), TARGET2_SOCAT_PCT, True, "%")
+                if name in SAME_TOPOLOGY and SAME_TOPOLOGY[name] in paths:
+                    add(f"throughput {s} stream{'s' if s != '1' else ''} >= {TARGET2_OCKAM_X:g}x {SAME_TOPOLOGY[name]}"
+                        " (same topology)", name, dd.get(f"tp{s}_x_ockam"), TARGET2_OCKAM_X, True, "x")
+        add(f"p50 RTT <= {TARGET2_P50_X_SOCAT:g}x {socat_for(p['legs'])}", name, dd.get("p50_us_x_socat"),
+            TARGET2_P50_X_SOCAT, False, "x")
+        if p["legs"] == 3 and not res["meta"].get("quick"):
+            add(f">= {TARGET2_CONN_RATE:.0f} connection setups/s (3 legs)", name, _get(p, "connrate", "per_second"),
+                TARGET2_CONN_RATE, True, "/s")
     hs = res.get("handshakes")
     if hs is not None:
         best = hs.get("best_concurrency")
@@ -126,7 +160,8 @@ def markdown(res: Dict[str, Any]) -> str:
     der = res["derived"]
     out: List[str] = []
     out.append(f"Measured {meta['date']} on {meta['cpus']} CPUs ({meta['cpu_model']}), kernel {meta['kernel']}; "
-               f"{meta['pinning']}; load average before {meta['loadavg_before']}. "
+               f"{meta['pinning']}; load average (1, 5, 15 min) before {meta['loadavg_before']}"
+               + (f", after {meta['loadavg_after']}" if meta.get("loadavg_after") else "") + ". "
                f"Short runs on a possibly shared machine: read the percentages, not the absolutes.")
     out.append("")
     out.append(f"**Throughput** (iperf3 -t {meta['seconds']:g}, Gbit/s; forwarder CPU seconds per GiB moved)")
@@ -233,6 +268,7 @@ def markdown(res: Dict[str, Any]) -> str:
                            f"{x['responder_open_after']} | {x['rss_before'] / 2**20:.1f} -> "
                            f"{x['rss_after'] / 2**20:.1f} |")
         out.append("")
+    out += peers_table(res)
     if res.get("targets"):
         out.append("**Targets**")
         out.append("")
@@ -250,14 +286,57 @@ def markdown(res: Dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def peers_table(res: Dict[str, Any]) -> List[str]:
+    """Markdown: our portal paths and the peers, 3 legs then 4, beside socat and Ockam with the same legs."""
+    paths, der = res["paths"], res["derived"]
+    peers = res.get("peers") or {}
+    if not peers:
+        return []
+    out = ["**Side by side with the peers** (same run, same load tools and placements; × socat: the socat chain "
+           "with the same legs; × Ockam: Ockam 0.139 on the same topology, else with the same legs)", "",
+           "| path | topology | legs | 1 stream Gbit/s | % socat | × Ockam | 8 streams Gbit/s | % socat | × Ockam "
+           "| p50 RTT µs | × socat | × Ockam | setups/s | × Ockam |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for legs in (3, 4):
+        rows = [n for n, p in paths.items() if p.get("legs") == legs and p.get("kind") in ("reference", "portal", "peer")]
+        for name in rows:
+            p, d = paths[name], der[name]
+            if p.get("error") and not p.get("throughput"):
+                out.append(f"| {name} | {p.get('topology') or ''} | {legs} | unavailable: {p['error'][:100]} "
+                           "| | | | | | | | | | |")
+                continue
+            cells = [name, p.get("topology") or "", str(legs)]
+            for s in STREAMS:
+                cells += [_f(_get(p, "throughput", s, "gbit_s"), "{:.2f}"), _f(d.get(f"tp{s}_pct_socat"), "{:.0f}", "%"),
+                          _f(d.get(f"tp{s}_x_ockam"), "{:.2f}")]
+            cells += [_f(_get(p, "latency", "p50_us")), _f(d.get("p50_us_x_socat"), "{:.2f}"),
+                      _f(d.get("p50_us_x_ockam"), "{:.2f}"), _f(_get(p, "connrate", "per_second"), "{:.0f}"),
+                      _f(d.get("conn_x_ockam"), "{:.2f}")]
+            out.append("| " + " | ".join(cells) + " |")
+        if legs == 4:
+            for name, info in peers.items():
+                if info.get("four_legs"):
+                    out.append(f"| {name} | not applicable: no inlet side (below) | 4 | | | | | | | | | | | |")
+    out.append("")
+    for name, info in peers.items():
+        what = info.get("error") and f"unavailable: {info['error']}" or f"{info.get('version') or info['pinned']}"
+        notes = "; ".join(info.get("notes") or [])
+        out.append(f"- {name} {info['pinned']} ({info['source']}): {what}" + (f"; {notes}" if notes else ""))
+        if info.get("four_legs"):
+            out.append(f"  - {name}, 4 legs: {info['four_legs']}.")
+    out.append("")
+    return out
+
+
 def write_json(res: Dict[str, Any], path: str) -> None:
     with open(path, "w") as f:
         json.dump(res, f, indent=2, sort_keys=False)
         f.write("\n")
 
 
-PLOT_ORDER = ("direct", "socat 2 legs", "socat 3 legs", "ssh -R", "portal 1-hop", "secure portal 1-hop", "socat 4 legs",
-              "portal via relay", "secure portal via relay")
+PLOT_ORDER = ("direct", "socat 2 legs", "socat 3 legs", "ssh -R", "portal 1-hop", "secure portal 1-hop",
+              "portal, inlet on relay", "ockam 3 legs", "rathole", "bore", "socat 4 legs", "portal via relay",
+              "secure portal via relay", "ockam via relay")
 
 
 def plot(res: Dict[str, Any], path: str) -> Optional[str]:
@@ -272,10 +351,10 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
     der = res["derived"]
     names = [n for n in PLOT_ORDER if n in res["paths"]] + [n for n in res["paths"] if n not in PLOT_ORDER]
     streams = [s for s in STREAMS if any(_get(res["paths"][n], "throughput", s) for n in names)]
-    fig, ax = plt.subplots(figsize=(12, 4.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(12, len(names) * 0.95), 4.8), dpi=110)
     width = 0.8 / max(1, len(streams))
     colors = {"reference": ("#9aa5b1", "#52606d"), "portal": ("#f0a35e", "#c2571a"), "direct": ("#7cc48b", "#2f8a44"),
-              "secure portal": ("#b39ddb", "#5e35b1")}
+              "secure portal": ("#b39ddb", "#5e35b1"), "peer": ("#90caf9", "#1565c0")}
     for i, s in enumerate(streams):
         xs, ys, cs = [], [], []
         for j, n in enumerate(names):
@@ -291,13 +370,13 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
             ax.text(x, y + 1, f"{y:.0f}", ha="center", va="bottom", fontsize=8)
         del bars
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([f"{n.replace('secure portal ', 'secure portal' + chr(10))}\n({res['paths'][n]['legs']} leg{'s' if res['paths'][n]['legs'] > 1 else ''})"
+    ax.set_xticklabels([f"{n.replace('secure portal ', 'secure portal' + chr(10)).replace(', ', ',' + chr(10))}\n({res['paths'][n]['legs']} leg{'s' if res['paths'][n]['legs'] > 1 else ''})"
                         for n in names], fontsize=8)
     ax.set_ylabel("throughput, % of direct (same run)")
     d = res["paths"].get("direct", {})
     sub = ", ".join(f"{s} stream{'s' if s != '1' else ''} {(_get(d, 'throughput', s, 'gbit_s') or 0):.1f} Gbit/s"
                     for s in streams)
-    ax.set_title(f"iperf3 over loopback: portal paths beside socat chains with the same legs\n(direct = 100%: {sub})",
+    ax.set_title(f"iperf3 over loopback: portal paths beside socat chains and peers with the same legs\n(direct = 100%: {sub})",
                  fontsize=10)
     ax.axhline(100, color="#2f8a44", lw=0.8, ls=":")
     ax.set_ylim(0, max(110, max((der[n].get("tp1_pct_direct") or 0) for n in names) + 15))
@@ -309,6 +388,8 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
         handles.append(Patch(color=colors["secure portal"][0], label="ockam_py portal, secure channel"))
     if len(streams) > 1:
         handles.append(Patch(facecolor="white", edgecolor="black", label="light: 1 stream, dark: 8 streams"))
+    if any(res["paths"][n].get("kind") == "peer" for n in names):
+        handles.append(Patch(color=colors["peer"][0], label="peers: Ockam 0.139, rathole, bore"))
     ax.legend(handles=handles, fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path)
