@@ -7,7 +7,8 @@ One run measures, on 127.0.0.1 only:
   memory       per idle connection, 1000 of them open;
   CPU          seconds of the forwarding processes per GiB moved;
   handshakes   secure channels/s between two node processes on one CPU.
-The portal paths run plaintext and through a secure channel (/secure/api), side by side.
+The portal paths run plaintext and through a secure channel (/secure/api), side by side, and the
+1-hop portal also with its middle leg over UDP.
 --peers adds the tunnels users would pick instead, built when missing (bench/peers.py): Ockam 0.139,
 rathole and bore, on the same topologies (3 legs; the walkthrough's 4 legs).
 Writes bench/results/latest.{json,md,png} (--quick: quick.*; --stem NAME: NAME.*) and fails (exit 1)
@@ -29,8 +30,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from . import deps, gate, peers, procs, report
-from .paths import (REPO, Direct, Handshakes, NodePath, Path, Portal1Hop, RelayChain, RelayInlet, SecurePortal1Hop,
-                    SecureRelayChain, SocatChain, SshR)
+from .paths import (REPO, Direct, Handshakes, NodePath, Path, Portal1Hop, PortalUdpLeg, RelayChain, RelayInlet,
+                    SecurePortal1Hop, SecureRelayChain, SocatChain, SshR)
 from .procs import BenchError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -540,6 +541,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 (SocatChain(3, b.fwd_cpus), {"latency": True}),
                 (Portal1Hop(b.fwd_cpus, tmp), {"latency": True}),
                 (SecurePortal1Hop(b.fwd_cpus, tmp), {"latency": True}),
+                (PortalUdpLeg(b.fwd_cpus, tmp), {"latency": True}),
             ]
             if built:
                 plan += [(p, {"latency": True}) for p in [RelayInlet(b.fwd_cpus, tmp),
@@ -555,6 +557,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 (ssh, {"latency": True, "connrate": True}),
                 (Portal1Hop(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
                 (SecurePortal1Hop(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
+                (PortalUdpLeg(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
                 (RelayInlet(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),
                 *((p, {"latency": True, "connrate": True}) for p in peer_paths(built, 3, b.fwd_cpus, tmp)),
                 (RelayChain(b.fwd_cpus, tmp), {"latency": True, "connrate": True}),

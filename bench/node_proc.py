@@ -98,6 +98,7 @@ def main(argv=None) -> int:
                     help="the outlets accept portal connections only from this identity, through a secure channel "
                          "(repeatable)")
     ap.add_argument("--listen", help="TCP listener host:port (port 0: any free one)")
+    ap.add_argument("--udp-listen", help="UDP bind host:port (port 0: any free one)")
     ap.add_argument("--service", action="append", default=[], help="echo, uppercase or hop (repeatable)")
     ap.add_argument("--outlet", action="append", default=[], type=lambda s: _pair(s, "="),
                     metavar="ADDRESS=HOST:PORT", help="an outlet at worker ADDRESS to HOST:PORT (repeatable)")
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
     from ockam_py import Identity, Node
 
     identity = Identity.from_file(args.identity) if args.identity else None
-    node = Node(args.name, tcp_listener_address=args.listen, identity=identity)
+    node = Node(args.name, tcp_listener_address=args.listen, udp_listener_address=args.udp_listen, identity=identity)
     try:
         for kind in args.service:
             node.start_service(kind)
@@ -133,6 +134,7 @@ def main(argv=None) -> int:
         ready = {
             "pid": os.getpid(),
             "listen_port": node.tcp_listener.port if node.tcp_listener else None,
+            "udp_port": node.udp_binds()[0].port if args.udp_listen else None,
             "inlets": {label: inlet.port for label, inlet in inlets.items()},
             "identifier": node.identifier,
         }

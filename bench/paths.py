@@ -340,6 +340,26 @@ class Portal1Hop(NodePath):
         self.nodes.reverse()
 
 
+class PortalUdpLeg(NodePath):
+    """client -> inlet node -UDP-> outlet node -> server: the 1-hop portal with its
+    middle leg over Ockam's UDP transport (docs/udp.md: paced at 64 datagrams per
+    ms, Payloads of at most 7395 bytes), beside the TCP one."""
+
+    name = "portal 1-hop, UDP leg"
+    kind = "udp portal"  # best effort and paced: measured beside the TCP leg, held to no portal target
+    legs = 3
+    topology = "inlet node sends datagrams to the outlet node"
+
+    def start(self, targets: Dict[str, int]) -> None:
+        outlets = [f"--outlet=o_{label}=127.0.0.1:{port}" for label, port in targets.items()]
+        out = self._node("outlet", ["--udp-listen", "127.0.0.1:0", *outlets])
+        up = out.ready["udp_port"]
+        inlets = [f"--inlet={label}=/ip4/127.0.0.1/udp/{up}/service/o_{label}" for label in targets]
+        inl = self._node("inlet", ["--udp-listen", "127.0.0.1:0", *inlets])
+        self.ports = dict(inl.ready["inlets"])
+        self.nodes.reverse()  # inlet first: open_connections() asks nodes[0]
+
+
 class RelayChain(NodePath):
     """client -> n1 inlet -> n2 relay -> n3 hop + outlet -> server: 4 legs, 3 processes."""
 

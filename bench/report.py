@@ -354,7 +354,8 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
     fig, ax = plt.subplots(figsize=(max(12, len(names) * 0.95), 4.8), dpi=110)
     width = 0.8 / max(1, len(streams))
     colors = {"reference": ("#9aa5b1", "#52606d"), "portal": ("#f0a35e", "#c2571a"), "direct": ("#7cc48b", "#2f8a44"),
-              "secure portal": ("#b39ddb", "#5e35b1"), "peer": ("#90caf9", "#1565c0")}
+              "secure portal": ("#b39ddb", "#5e35b1"), "peer": ("#90caf9", "#1565c0"),
+              "udp portal": ("#ffe082", "#f9a825")}
     for i, s in enumerate(streams):
         xs, ys, cs = [], [], []
         for j, n in enumerate(names):
@@ -388,6 +389,8 @@ def plot(res: Dict[str, Any], path: str) -> Optional[str]:
         handles.append(Patch(color=colors["secure portal"][0], label="ockam_py portal, secure channel"))
     if len(streams) > 1:
         handles.append(Patch(facecolor="white", edgecolor="black", label="light: 1 stream, dark: 8 streams"))
+    if any(res["paths"][n].get("kind") == "udp portal" for n in names):
+        handles.append(Patch(color=colors["udp portal"][0], label="ockam_py portal, UDP leg"))
     if any(res["paths"][n].get("kind") == "peer" for n in names):
         handles.append(Patch(color=colors["peer"][0], label="peers: Ockam 0.139, rathole, bore"))
     ax.legend(handles=handles, fontsize=8, loc="upper right")
