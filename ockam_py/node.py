@@ -633,9 +633,10 @@ class Node(Closing):
         the preamble or a frame once begun), ``max_route_hops`` (onward; a return
         route counts with the receiving connection's address),
         ``max_write_queue`` (bytes queued for a peer that does not read),
-        ``max_relays``, ``max_relays_per_connection``, ``max_portal_connections``,
-        ``udp_reassembly_timeout_ms`` (for a UDP message cut in datagrams to arrive whole)
-        (per inlet or outlet).
+        ``max_relays``, ``max_relays_per_connection``, ``max_portal_connections``
+        (per inlet or outlet), ``udp_reassembly_timeout_ms`` (for a UDP message
+        cut in datagrams to arrive whole), ``udp_datagrams_per_ms`` (the send
+        pace of each UDP bind).
         """
         for name, value in limits.items():
             _core.set_limit(self.id, name, int(value))

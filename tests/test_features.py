@@ -70,6 +70,7 @@ DOCUMENTED_LIMITS = {
     "max_relays_per_connection": 64,
     "max_portal_connections": 10000,
     "udp_reassembly_timeout_ms": 5000,
+    "udp_datagrams_per_ms": 64,
 }
 
 

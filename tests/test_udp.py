@@ -356,3 +356,17 @@ def test_a_flood_of_partial_messages_from_many_ports_stays_bounded(make_node) ->
     finally:
         for s in socks:
             s.close()
+
+
+def test_the_send_pace_is_a_limit(make_node) -> None:
+    """udp_datagrams_per_ms bounds how fast a bind sends: at 1 per ms an echo of
+    more than 60 datagrams each way cannot come back in less than 120 ms (a
+    lower bound: a loaded machine only makes it slower), and it arrives whole."""
+    n1, n2 = make_node("slow"), make_node("echo")
+    for n in (n1, n2):
+        n.set_limits(udp_datagrams_per_ms=1)
+    payload = bytes(range(256)) * 120  # 30 720 bytes: over 60 datagrams of 493
+    start = time.monotonic()
+    assert n1.message_send(payload, udp_route(counters(n2), "/service/echo"), raw=True, timeout=10) == payload
+    assert time.monotonic() - start >= 0.120
+    assert counters(n1).datagrams_out > 60 and counters(n2).datagrams_out > 60

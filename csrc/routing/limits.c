@@ -23,6 +23,7 @@ static const struct {
     {"max_relays_per_connection", offsetof(ock_limits, max_relays_per_connection), 1000000},
     {"max_portal_connections", offsetof(ock_limits, max_portal_connections), 1000000},
     {"udp_reassembly_timeout_ms", offsetof(ock_limits, udp_reassembly_timeout_ms), 3600000},
+    {"udp_datagrams_per_ms", offsetof(ock_limits, udp_datagrams_per_ms), 1000000},
 };
 
 void ock_limits_default(ock_limits *l) {
@@ -35,6 +36,7 @@ void ock_limits_default(ock_limits *l) {
   l->max_relays_per_connection = 64;
   l->max_portal_connections = 10000;
   l->udp_reassembly_timeout_ms = 5000;
+  l->udp_datagrams_per_ms = 64;
 }
 
 int ock_limits_set(ock_limits *l, const char *name, long value) {

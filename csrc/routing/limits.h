@@ -18,6 +18,7 @@ typedef struct {
   long max_relays_per_connection;
   long max_portal_connections;    /* open at once, per inlet or outlet */
   long udp_reassembly_timeout_ms; /* for a UDP message cut in datagrams to arrive whole */
+  long udp_datagrams_per_ms;      /* a UDP bind's send pace (transport/udp.c says why) */
 } ock_limits;
 
 /* Sets every limit to its default. */

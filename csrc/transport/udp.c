@@ -21,11 +21,10 @@
  * same loop reads per turn (libuv reads 32), so a big message to a node of this
  * process does not overflow that node's socket buffer. */
 #define SEND_BATCH 32
-/* Datagrams sent per millisecond at most (31 MB/s of payload). Ockam's
- * receiver keeps the kernel's default socket buffer (about 200 datagrams on
- * Linux) and reads one datagram per task wakeup: a burst of a few hundred
- * back to back overflows it and the message is lost. */
-#define SEND_PER_MS 64
+/* Datagrams are sent at most limits.udp_datagrams_per_ms (64: 31 MB/s of
+ * payload). Ockam's receiver keeps the kernel's default socket buffer (about
+ * 200 datagrams on Linux) and reads one datagram per task wakeup: a burst of
+ * a few hundred back to back overflows it and the message is lost. */
 /* Kernel socket buffers asked for (Linux caps them at net.core.[rw]mem_max). */
 #define SOCKET_BUFFER (4 * 1024 * 1024)
 /* Reassembly bounds: partial messages per peer and in all, and their bytes. */
@@ -201,7 +200,7 @@ static int over_rate(ock_udp_bind *b) {
     b->pace_ms = now;
     b->pace_sent = 0;
   }
-  return b->pace_sent >= SEND_PER_MS;
+  return b->pace_sent >= (unsigned long)b->node->limits.udp_datagrams_per_ms;
 }
 
 static void pump(ock_udp_bind *b) {
