@@ -51,10 +51,11 @@ class TcpForwarder:
                     upstream.close()
                     return
                 self._conns.update((client, upstream))
+            pumps = [2]  # the pumps of this connection still running: the last one closes it
             for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+                threading.Thread(target=self._pump, args=(src, dst, pumps), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, pumps: List[int]) -> None:
         try:
             while True:
                 data = src.recv(BUFFER)
@@ -63,12 +64,15 @@ class TcpForwarder:
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):  # either side gone: the connection is over
+        for s in (src, dst):  # either side gone: the connection is over (wakes the other pump)
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         with self._lock:
+            pumps[0] -= 1
+            if pumps[0]:  # the other pump may still be in recv on these: closing now would race it
+                return
             for s in (src, dst):
                 if s in self._conns:
                     self._conns.discard(s)
