@@ -77,7 +77,11 @@ int ock_wpool_send(ock_wpool *p, uv_stream_t *s, const uv_buf_t *bufs, unsigned 
   if (*written == total) return 0;
   ock_wreq *w = ock_wpool_get(p);
   if (!w) return OCK_ENOMEM;
-  if (copy_rest(&w->buf, bufs, n, *written)) {
+  /* one exact block for the rest: appended part by part, the buffer would
+   * double past KEEP_CAP (a 256 KiB chunk after its small head ends in a
+   * 400 KB block) and go back to the system at every put, so each queued
+   * frame would land in freshly faulted pages */
+  if (ock_buf_reserve_exact(&w->buf, total - *written) || copy_rest(&w->buf, bufs, n, *written)) {
     ock_wpool_put(p, w);
     return OCK_ENOMEM;
   }
