@@ -573,3 +573,43 @@ def test_many_nodes_do_not_leak_file_descriptors():
         assert n.tcp_listener is not None and n.tcp_listener.port > 0
         n.close()
     assert wait_for(lambda: fd_count() <= start + 5, timeout=2.0), (start, fd_count())
+
+
+def _sink(node: Node, address: str) -> List[bytes]:
+    """A worker at address that keeps every payload it gets, in arrival order."""
+    got: List[bytes] = []
+    node.start_worker(address, lambda m: got.append(m.payload))
+    return got
+
+
+def test_small_and_large_messages_on_one_connection_keep_their_order(make_node):
+    """Messages sent back to back over TCP arrive complete and in the order sent, whatever their sizes:
+    small frames that leave together at the end of a loop turn never overtake or split around big ones."""
+    n1 = make_node("n1")
+    n2 = make_node("n2", listen=False)
+    got = _sink(n1, "sink")
+    conn = n2.connect_tcp(n1.tcp_listener.address)
+    sent = []
+    for i in range(600):
+        size = 200_000 if i % 10 == 9 else 1 + (i * 37) % 3000
+        payload = i.to_bytes(4, "big") + bytes([i % 251]) * size
+        sent.append(payload)
+        n2.send(f"{conn.address}/service/sink", payload)
+    assert wait_for(lambda: len(got) >= len(sent), 30), f"{len(got)} of {len(sent)} messages arrived"
+    assert [p[:4] for p in got] == [p[:4] for p in sent]
+    assert got == sent
+
+
+def test_messages_sent_just_before_the_connection_closes_are_delivered(make_node):
+    """Small messages sent right before close_connection reach the peer: they left before the close."""
+    n1 = make_node("n1")
+    n2 = make_node("n2", listen=False)
+    got = _sink(n1, "sink")
+    conn = n2.connect_tcp(n1.tcp_listener.address)
+    n2.message_send("warm", f"{conn.address}/service/echo")  # the connection is open both ways
+    sent = [b"last words %d" % i for i in range(20)]
+    for payload in sent:
+        n2.send(f"{conn.address}/service/sink", payload)
+    n2.close_connection(conn)
+    assert wait_for(lambda: len(got) >= len(sent), 10), f"{len(got)} of {len(sent)} messages arrived"
+    assert got == sent

@@ -18,6 +18,12 @@
 #define READ_CHUNK (64 * 1024)     /* room kept free for each read */
 #define RBUF_KEEP (512 * 1024)       /* a read buffer shrinks to this when idle... */
 #define RBUF_SHRINK (1024 * 1024)    /* ...once it grew past this (frames over 512 KiB) */
+/* Frames up to this size wait for the end of the loop turn and leave
+ * together: a node setting up portal connections sends Pings, Pongs, first
+ * Payloads and Eofs for many of them in one turn, and on loopback every
+ * write also runs the receiver's TCP path and wakes its thread. Bigger
+ * frames go at once, behind whatever is corked. */
+#define CORK_MAX 4096
 
 enum { ST_CONNECTING, ST_OPEN, ST_CLOSING };
 
@@ -47,6 +53,9 @@ struct ock_tcp_conn {
   uv_timer_t wtimer; /* write stall: the peer stopped reading */
   uv_check_t wake_check; /* the next batch of drain waiters, after this turn's reads */
   uv_idle_t wake_idle;   /* keeps that turn from blocking in poll */
+  uv_check_t cork_check; /* writes this turn's small frames in one go */
+  uv_idle_t cork_idle;   /* keeps a turn with corked frames from blocking in poll */
+  ock_buf cork;          /* small frames of this turn, not handed to the kernel yet */
   ock_dial dial;
   ock_node *node;
   tcp_state *st;
@@ -59,7 +68,7 @@ struct ock_tcp_conn {
   int state;
   int got_preamble;
   int holds;
-  int open_handles; /* tcp, timer, wtimer, wake_check, wake_idle, a pending getaddrinfo */
+  int open_handles; /* tcp, timer, wtimer, wake_check, wake_idle, cork_check, cork_idle, a pending getaddrinfo */
   ock_list paused;  /* paused.link: origins held for this connection's sake */
   int close_status;
   ock_buf rbuf;
@@ -157,8 +166,12 @@ static ock_tcp_conn *conn_new(ock_node *n, int outgoing) {
   uv_timer_init(ock_loop(), &c->wtimer);
   uv_check_init(ock_loop(), &c->wake_check);
   uv_idle_init(ock_loop(), &c->wake_idle);
+  uv_check_init(ock_loop(), &c->cork_check);
+  uv_idle_init(ock_loop(), &c->cork_idle);
   c->tcp.data = c->timer.data = c->wtimer.data = c->wake_check.data = c->wake_idle.data = c;
-  c->open_handles = 5;
+  c->cork_check.data = c->cork_idle.data = c;
+  ock_buf_init(&c->cork);
+  c->open_handles = 7;
   c->state = ST_CONNECTING;
   return c;
 }
@@ -170,6 +183,7 @@ static void conn_free(ock_tcp_conn *c) {
   ock_buf_free(&c->rbuf);
   ock_buf_free(&c->head);
   ock_buf_free(&c->tail);
+  ock_buf_free(&c->cork);
   free(c);
   ock_node_handle_closed(n);
 }
@@ -185,6 +199,11 @@ static void on_dial_released(ock_dial *d) { conn_unref(d->data); }
 void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (c->state == ST_CLOSING) return;
   int was_open = c->state == ST_OPEN;
+  if (was_open && c->cork.len && c->wq_bytes == 0) { /* as far as it goes, as if written when sent */
+    uv_buf_t b = uv_buf_init((char *)c->cork.data, (unsigned)c->cork.len);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  }
+  c->cork.len = 0;
   c->state = ST_CLOSING;
   c->close_status = status;
   if (was_open) ock_router_remove(&c->node->router, &c->worker);
@@ -204,6 +223,8 @@ void ock_tcp_conn_close(ock_tcp_conn *c, int status) {
   if (!uv_is_closing((uv_handle_t *)&c->wtimer)) uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->wake_check)) uv_close((uv_handle_t *)&c->wake_check, on_handle_closed);
   if (!uv_is_closing((uv_handle_t *)&c->wake_idle)) uv_close((uv_handle_t *)&c->wake_idle, on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&c->cork_check)) uv_close((uv_handle_t *)&c->cork_check, on_handle_closed);
+  if (!uv_is_closing((uv_handle_t *)&c->cork_idle)) uv_close((uv_handle_t *)&c->cork_idle, on_handle_closed);
 }
 
 /* ---- writing ---- */
@@ -325,14 +346,6 @@ static void count_queued(ock_tcp_conn *c, size_t len) {
   c->bytes_out += len;
 }
 
-static int submit(ock_tcp_conn *c, ock_wreq *w) {
-  w->owner = c;
-  int rc = ock_wpool_write(&c->pool, w, (uv_stream_t *)&c->tcp, on_write);
-  if (rc) return rc;
-  count_queued(c, w->buf.len);
-  return 0;
-}
-
 /* This connection drained: let the origin go on reading. */
 static void resume_origin(ock_drain_waiter *w) {
   paused *p = (paused *)w;
@@ -363,9 +376,70 @@ static void pause_origin(ock_tcp_conn *c, const ock_origin *from) {
   ock_tcp_conn_wait_drain(c, &p->waiter);
 }
 
+/* Hands parts to the kernel (what it does not take at once is queued) and
+ * keeps the counters. Returns 0, or closes c and returns the error. */
+static int write_parts(ock_tcp_conn *c, const uv_buf_t *parts, unsigned n, size_t total) {
+  size_t written;
+  int rc = ock_wpool_send(&c->pool, (uv_stream_t *)&c->tcp, parts, n, c->wq_bytes == 0, on_write, c, &written);
+  c->bytes_out += written;
+  if (rc) {
+    ock_tcp_conn_close(c, rc);
+    return rc;
+  }
+  if (written < total) count_queued(c, total - written);
+  return 0;
+}
+
+/* Only there so that poll does not block while frames are corked. */
+static void on_cork_idle(uv_idle_t *h) { (void)h; }
+
+static void uncork(ock_tcp_conn *c) {
+  uv_check_stop(&c->cork_check);
+  uv_idle_stop(&c->cork_idle);
+  c->cork.len = 0;
+}
+
+/* The end of the turn (after poll's callbacks): the corked frames leave. */
+static void on_cork_check(uv_check_t *h) {
+  ock_tcp_conn *c = h->data;
+  uv_buf_t b = uv_buf_init((char *)c->cork.data, (unsigned)c->cork.len);
+  size_t total = c->cork.len;
+  uncork(c); /* write_parts copies what it queues: the buffer is free again */
+  if (total && c->state == ST_OPEN) write_parts(c, &b, 1, total);
+}
+
+/* Appends parts to the cork; the first one starts the flush at the turn's end. */
+static int cork(ock_tcp_conn *c, const uv_buf_t *parts, unsigned n) {
+  if (!c->cork.len) {
+    uv_check_start(&c->cork_check, on_cork_check);
+    uv_idle_start(&c->cork_idle, on_cork_idle);
+  }
+  for (unsigned i = 0; i < n; i++)
+    if (ock_buf_append(&c->cork, parts[i].base, parts[i].len)) return OCK_ENOMEM;
+  return 0;
+}
+
+/* A frame of total bytes in parts[0..3): corked while it is small and
+ * nothing is queued (queued bytes must leave first), else written at once
+ * behind the cork. */
+static int send_frame(ock_tcp_conn *c, const uv_buf_t *parts, size_t total) {
+  if (c->wq_bytes == 0 && c->cork.len + total <= CORK_MAX) {
+    int rc = cork(c, parts, 3);
+    if (rc) ock_tcp_conn_close(c, rc);
+    return rc;
+  }
+  if (!c->cork.len) return write_parts(c, parts, 3, total);
+  uv_buf_t all[4] = {uv_buf_init((char *)c->cork.data, (unsigned)c->cork.len), parts[0], parts[1], parts[2]};
+  size_t n = c->cork.len;
+  int rc = write_parts(c, all, 4, n + total); /* copies what it queues: the cork is free again */
+  if (c->state != ST_CLOSING) uncork(c);
+  return rc;
+}
+
+/* The version byte leaves with the first frames (spec 3.1). */
 static void write_preamble(ock_tcp_conn *c) {
-  ock_wreq *w = ock_wpool_get(&c->pool);
-  if (!w || ock_buf_push(&w->buf, 0x01) || submit(c, w)) ock_tcp_conn_close(c, OCK_ENOMEM);
+  uv_buf_t b = uv_buf_init("\x01", 1);
+  if (cork(c, &b, 1)) ock_tcp_conn_close(c, OCK_ENOMEM);
 }
 
 /* The sender worker: pop our address, frame the rest, write it (spec 3.3).
@@ -390,14 +464,7 @@ static void sender_handle(ock_worker *worker, ock_msg *m, const ock_origin *from
     ock_tcp_conn_close(c, OCK_ETOOBIG);
     return;
   }
-  size_t written;
-  rc = ock_wpool_send(&c->pool, (uv_stream_t *)&c->tcp, parts, 3, c->wq_bytes == 0, on_write, c, &written);
-  c->bytes_out += written;
-  if (rc) {
-    ock_tcp_conn_close(c, rc);
-    return;
-  }
-  if (written < total) count_queued(c, total - written);
+  if (send_frame(c, parts, total)) return;
   if (from && c->wq_bytes > OCK_TCP_HIGH_WATER && c->state == ST_OPEN) pause_origin(c, from);
 }
 
