@@ -728,8 +728,11 @@ def test_5_fork_with_a_running_node(nodes: Callable[..., Node]) -> None:
 # 6. Ctrl-C in blocking calls
 # --------------------------------------------------------------------------------------------
 
+# A child started from a shell job without job control inherits SIGINT ignored, and then Python
+# installs no KeyboardInterrupt handler; each child puts Python's own back, as an interactive one has.
 SIGINT_SETUP = """
-import socket, sys, time
+import signal, socket, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from ockam_py import Node
 n = Node("n", "127.0.0.1:0")
 n.start_worker("sink", lambda m: None)

@@ -455,7 +455,8 @@ def test_process_exits_promptly_with_open_nodes():
 def test_ctrl_c_interrupts_a_blocked_message_send():
     """SIGINT during a long message_send raises KeyboardInterrupt at once, so Ctrl-C works."""
     code = """
-        import uuid
+        import signal, uuid
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive Python, whatever the parent ignores
         from ockam_py import Node
         n = Node("sig-" + uuid.uuid4().hex[:8])
         print("READY", flush=True)
